@@ -1,0 +1,25 @@
+"""Time-ordered identifiers (UUIDv7, RFC 9562).
+
+Python 3.11 has no ``uuid.uuid7``; the layout is 48 bits of Unix milliseconds, version,
+74 random bits and the variant, so ids sort by creation time, which keeps indexes local.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+__all__ = ["new_id"]
+
+
+def new_id(now_ms: int | None = None) -> str:
+    """Return a new UUIDv7 string."""
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= ((rand >> 62) & 0xFFF) << 64
+    value |= 0b10 << 62
+    value |= rand & ((1 << 62) - 1)
+    return str(uuid.UUID(int=value))

@@ -1,0 +1,33 @@
+"""One textual form for instants, because instants are hashed.
+
+``2026-03-01T09:14:05Z`` and ``2026-03-01T10:14:05+01:00`` are the same instant and
+must hash the same, so every timestamp is normalised to UTC with a ``Z`` suffix and
+microseconds only when they are not zero.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+__all__ = ["format_ts", "parse_ts", "utcnow"]
+
+
+def format_ts(value: datetime) -> str:
+    """Render an aware datetime in RAIDT's canonical UTC form."""
+    if value.tzinfo is None:
+        raise ValueError("timestamp has no time zone; give UTC ('Z') or an offset")
+    v = value.astimezone(UTC)
+    base = v.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{v.microsecond:06d}Z" if v.microsecond else f"{base}Z"
+
+
+def parse_ts(text: str) -> datetime:
+    """Parse an RFC 3339 timestamp that carries a zone; naive times are refused."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"timestamp {text!r} has no time zone; give UTC ('Z') or an offset")
+    return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

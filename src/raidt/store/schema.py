@@ -1,0 +1,154 @@
+"""Database tables.
+
+Evidence tables (``EVIDENCE_TABLES``) are append-only: the migrations install triggers
+that make the database itself refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+Projection tables (``runs``, ``scores``) are derived and may be rebuilt from evidence.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "EVIDENCE_TABLES",
+    "actors",
+    "checkpoints",
+    "events",
+    "ledger_nodes",
+    "metadata",
+    "policies",
+    "rubrics",
+    "runs",
+    "scores",
+    "templates",
+]
+
+metadata = MetaData()
+
+#: One row per sealed event. ``seq`` is the 0-based leaf index in the ledger.
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String(200), nullable=False, unique=True),
+    Column("run_id", String(200), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor_id", String(200), nullable=False),
+    Column("actor_role", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Index("ix_events_run_seq", "run_id", "seq"),
+)
+
+#: Complete-subtree hashes of the Merkle tree at stored levels (see store/ledger.py).
+ledger_nodes = Table(
+    "ledger_nodes",
+    metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+#: Signed tree heads in C2SP tlog-checkpoint signed-note form.
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+#: Versioned workflow policies (YAML text kept verbatim, plus its content hash).
+policies = Table(
+    "policies",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("version", String(50), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Versioned prompt templates.
+templates = Table(
+    "templates",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("version", String(50), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Actor directory, append-only: a later row for the same actor supersedes earlier ones.
+actors = Table(
+    "actors",
+    metadata,
+    Column("row", BigInteger, primary_key=True, autoincrement=True),
+    Column("actor_id", String(200), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Versioned rubrics.
+rubrics = Table(
+    "rubrics",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("version", String(50), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Run projection (derived from events; rebuilt by replay if ever in doubt).
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("use_case", String(200), nullable=True, index=True),
+    Column("team", String(200), nullable=True, index=True),
+    Column("status", String(40), nullable=False),
+    Column("risk_level", String(20), nullable=True),
+    Column("initiator", String(200), nullable=True),
+    Column("started_at", String(32), nullable=True, index=True),
+    Column("closed_at", String(32), nullable=True),
+    Column("disposition", String(40), nullable=True),
+    Column("policy_id", String(200), nullable=True),
+    Column("policy_version", String(50), nullable=True),
+    Column("event_count", Integer, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("state", Text, nullable=False),
+)
+
+#: Latest score profile per run (derived; recomputable from events + policy + rubric).
+scores = Table(
+    "scores",
+    metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("rubric_id", String(200), nullable=False),
+    Column("rubric_version", String(50), nullable=False),
+    Column("readiness", String(30), nullable=False, index=True),
+    Column("pillars", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("scored_at", String(32), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+EVIDENCE_TABLES = ("events", "ledger_nodes", "checkpoints", "policies", "templates", "actors",
+                   "rubrics")
