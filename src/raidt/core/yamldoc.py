@@ -173,6 +173,8 @@ def _line_of(root: Node, loc: Sequence[Any]) -> int:
 def _field_path(loc: Sequence[Any]) -> str:
     out = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for "the key of this dict entry"
+            continue
         if isinstance(part, int):
             out += f"[{part}]"
         else:
