@@ -2,9 +2,11 @@
 
 Hashes must not depend on who serialised an event, so every byte that is hashed goes
 through here. The reference encoder is the ``rfc8785`` package; it is pure Python and
-slow, so for the common case (no floats, ASCII keys, integers inside the I-JSON range)
-we take orjson's sorted compact output, which is byte-identical to JCS for exactly that
-subset (a hypothesis test in ``tests/core/test_canonical.py`` checks this).
+slow (about 90 µs for a model event), and canonicalisation sits on the ingest hot path. For
+the common case (ASCII keys, integers inside the I-JSON range) we take orjson's sorted
+compact output, with floats pre-rendered the way ECMAScript prints numbers (JCS section
+3.2.2.3) and spliced in as ``orjson.Fragment``. Everything else takes the reference encoder.
+A hypothesis test (``tests/core/test_canonical.py``) checks byte equality with ``rfc8785``.
 """
 
 from __future__ import annotations
@@ -14,36 +16,68 @@ from typing import Any
 import orjson
 import rfc8785
 
-__all__ = ["canonical_json", "from_json"]
+__all__ = ["canonical_json", "es_number", "from_json"]
 
 _MAX_SAFE_INT = 2**53 - 1
 
 
-def _fast_path_ok(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                if not isinstance(key, str) or not key.isascii():
-                    return False
-                stack.append(sub)
-        elif isinstance(item, list | tuple):
-            stack.extend(item)
-        elif isinstance(item, bool) or item is None or isinstance(item, str):
-            continue
-        elif isinstance(item, int):
-            if not -_MAX_SAFE_INT <= item <= _MAX_SAFE_INT:
-                return False
-        else:  # floats and anything exotic take the reference encoder
-            return False
-    return True
+class _Slow(Exception):
+    """The value needs the reference encoder."""
+
+
+def es_number(x: float) -> str:
+    """Render a finite float as ECMAScript's Number.prototype.toString does."""
+    if x != x or x in (float("inf"), float("-inf")):
+        raise _Slow
+    if x == 0:
+        return "0"
+    sign = "-" if x < 0 else ""
+    mantissa, _, exp = repr(abs(x)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    point = len(whole) + (int(exp) if exp else 0)  # decimal point position in whole+frac
+    point -= len(whole + frac) - len((whole + frac).lstrip("0"))
+    digits = digits.rstrip("0") or "0"
+    k, n = len(digits), point
+    if k <= n <= 21:
+        return sign + digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return sign + digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return sign + "0." + "0" * (-n) + digits
+    e = n - 1
+    head = digits[0] + ("." + digits[1:] if k > 1 else "")
+    return f"{sign}{head}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def _prepare(value: Any) -> Any:
+    """Copy of ``value`` with floats as Fragments; raises _Slow for what orjson can't match."""
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            raise _Slow
+        return value
+    if isinstance(value, float):
+        return orjson.Fragment(es_number(value))
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str) or not k.isascii():
+                raise _Slow
+            out[k] = _prepare(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [_prepare(v) for v in value]
+    raise _Slow
 
 
 def canonical_json(value: Any) -> bytes:
     """Encode ``value`` as RFC 8785 canonical JSON bytes."""
-    if _fast_path_ok(value):
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    try:
+        return orjson.dumps(_prepare(value), option=orjson.OPT_SORT_KEYS)
+    except _Slow:
+        pass
     try:
         return bytes(rfc8785.dumps(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

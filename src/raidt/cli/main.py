@@ -1,0 +1,240 @@
+"""The ``raidt`` command: store, import, inspect and verify run-level evidence.
+
+Each command is thin: parse options, call a service, print. Sub-command groups live in
+their own modules and are registered at the bottom of this file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from raidt.cli._common import console, fail, open_app, print_json, progress, run_cli
+from raidt.core.timefmt import format_ts
+
+app = typer.Typer(
+    name="raidt", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Run-level evidence, tamper-evident ledger and governance readiness for GenAI use.",
+)
+
+
+@app.command()
+def init() -> None:
+    """Create RAIDT_HOME, the database, the signing key, sector presets and the rubric."""
+    with run_cli(), open_app() as a:
+        _ = a.signing_key
+        installed = _install_defaults(a)
+        note = a.checkpoint()
+        console.print(f"[green]✓[/] store ready at [bold]{a.settings.home}[/] "
+                      f"({a.db.dialect}); {installed}")
+        console.print(f"  checkpoint: tree size {note.splitlines()[1]}")
+
+
+def _install_defaults(a: object) -> str:
+    """Install sector presets and the default rubric where those services exist."""
+    parts = []
+    try:
+        from raidt.services.policies import install_presets
+    except ImportError:  # pragma: no cover - during bring-up only
+        install_presets = None  # type: ignore[assignment]
+    if install_presets is not None:
+        parts.append(f"{install_presets(a)} policies")  # type: ignore[arg-type]
+    try:
+        from raidt.services.scoring import install_default_rubric
+    except ImportError:  # pragma: no cover
+        install_default_rubric = None  # type: ignore[assignment]
+    if install_default_rubric is not None:
+        install_default_rubric(a)  # type: ignore[arg-type]
+        parts.append("default rubric")
+    return ", ".join(parts) or "no presets"
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="JSONL events (DESIGN 6.1) or CSV run records")],
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="import good lines, list bad")] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Import recorded history; a bad line is named and nothing is stored."""
+    from raidt.services.importing import import_file
+
+    with run_cli(), open_app() as a, progress() as bar:
+        task = bar.add_task(f"importing {file.name}", total=None)
+
+        def tick(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        result = import_file(a, file, skip_bad=skip_bad, progress=tick)
+    if as_json:
+        print_json({"events": result.events, "runs": result.runs,
+                    "skipped": [e.diagnostic() for e in result.skipped]})
+        return
+    for e in result.skipped:
+        console.print(f"[yellow]skipped[/] {e.diagnostic()}", highlight=False)
+    console.print(f"[green]✓[/] imported {result.events} events of {result.runs} runs")
+
+
+@app.command()
+def runs(
+    use_case: Annotated[str | None, typer.Option("--use-case")] = None,
+    team: Annotated[str | None, typer.Option("--team")] = None,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="started at or after (UTC)")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="started before (UTC)")] = None,
+    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """List runs (newest first)."""
+    with run_cli(), open_app() as a:
+        states = a.events.list_runs(use_case=use_case, team=team, status=status,
+                                    since=_ts(since), until=_ts(until),
+                                    limit=limit if (limit or as_json) else limit or 50)
+        readiness = _readiness(a, [s.run_id for s in states])
+    if as_json:
+        print_json([{"id": s.run_id, "use_case": s.use_case, "team": s.team,
+                     "status": s.status, "risk_level": s.risk_level, "initiator": s.initiator,
+                     "reviewers": list(s.reviewers), "disposition": s.disposition,
+                     "started_at": s.started_at, "closed_at": s.closed_at,
+                     "events": s.event_count, "readiness": readiness.get(s.run_id)}
+                    for s in states])
+        return
+    table = Table(title=f"{len(states)} runs", header_style="bold")
+    for col in ("run", "use case", "team", "status", "risk", "initiator", "reviewer",
+                "disposition", "started", "readiness"):
+        table.add_column(col)
+    for s in states:
+        table.add_row(s.run_id, s.use_case or "", s.team or "", s.status, s.risk_level or "",
+                      s.initiator or "", ",".join(s.reviewers), s.disposition or "",
+                      (s.started_at or "")[:19], readiness.get(s.run_id) or "")
+    console.print(table)
+
+
+def _ts(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from raidt.core.timefmt import parse_ts
+
+    try:
+        return format_ts(parse_ts(text if "T" in text else text + "T00:00:00Z"))
+    except ValueError:
+        fail(f"not a date or UTC timestamp: {text!r}")
+
+
+def _readiness(a: object, run_ids: list[str]) -> dict[str, str]:
+    try:
+        from raidt.store.scores import readiness_for
+    except ImportError:  # pragma: no cover
+        return {}
+    return readiness_for(a.db, run_ids)  # type: ignore[attr-defined, no-any-return]
+
+
+@app.command()
+def show(
+    run_id: Annotated[str, typer.Argument()],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """A run's timeline, step by step."""
+    from raidt.core.projection import project
+
+    with run_cli(), open_app() as a:
+        events = a.events.require_run_events(run_id)
+    state = project(run_id, events)
+    if as_json:
+        print_json({"run": state.to_dict(), "events": [e.to_json_dict() for e in events]})
+        return
+    console.print(f"[bold]run {run_id}[/] · {state.use_case} · team {state.team} · "
+                  f"risk {state.risk_level} · status [bold]{state.status}[/]"
+                  + (f" · disposition {state.disposition}" if state.disposition else ""))
+    if state.purpose:
+        console.print(f"purpose: {state.purpose}", highlight=False)
+    table = Table(header_style="bold")
+    for col in ("#", "when (UTC)", "event", "who", "role", "details"):
+        table.add_column(col, overflow="fold")
+    for i, e in enumerate(events, 1):
+        table.add_row(str(i), format_ts(e.at), e.type.value, e.actor.id, e.actor.role.value,
+                      _summary(e.payload))
+    console.print(table)
+
+
+def _summary(payload: dict[str, object], width: int = 90) -> str:
+    parts = []
+    for k, v in payload.items():
+        text = v if isinstance(v, str) else str(v)
+        parts.append(f"{k}={text}")
+    out = "; ".join(parts).replace("\n", " ")
+    return out if len(out) <= width else out[: width - 1] + "…"
+
+
+@app.command()
+def checkpoint(
+    export: Annotated[Path | None, typer.Option("--export", help="write the signed note here")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Sign the current tree head (C2SP tlog-checkpoint) and print or export it."""
+    with run_cli(), open_app() as a:
+        note = a.checkpoint()
+        from raidt.store.keys import public_key_pem
+
+        pem = public_key_pem(a.signing_key).decode()
+    if export:
+        export.write_text(note)
+        export.with_suffix(".pub.pem").write_text(pem)
+    if as_json:
+        lines = note.splitlines()
+        print_json({"origin": lines[0], "tree_size": int(lines[1]), "root_hash": lines[2],
+                    "note": note})
+        return
+    console.print(note, highlight=False, end="")
+    if export:
+        console.print(f"[green]✓[/] written to {export} (public key {export.with_suffix('.pub.pem')})")
+
+
+@app.command()
+def verify(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    all_problems: Annotated[bool, typer.Option("--all", help="keep going after the first")]
+    = False,
+) -> None:
+    """Verify the whole store: event hashes, run chains, ledger and signed checkpoints."""
+    from raidt.services.verification import verify_store
+
+    with run_cli(), open_app() as a, progress() as bar:
+        task = bar.add_task("verifying", total=None)
+        report = verify_store(a, lambda d, t: bar.update(task, completed=d, total=t),
+                              stop_at_first=not all_problems)
+    if as_json:
+        print_json({"ok": report.ok, "events": report.events, "runs": report.runs,
+                    "checkpoints": report.checkpoints,
+                    "latest_tree_size": report.latest_tree_size,
+                    "first_bad_event": report.first_bad_event, "problems": report.problems})
+    elif report.ok:
+        console.print(f"[green]✓ intact[/]: {report.events} events in {report.runs} runs; "
+                      f"chains, ledger and {report.checkpoints} signed checkpoints verified")
+    if not report.ok:
+        if not as_json:
+            for p in report.problems[1:]:
+                console.print(f"[red]✗[/] {p}", highlight=False)
+        fail(f"verification failed: {report.problems[0]}")
+
+
+@app.command()
+def demo(
+    runs_count: Annotated[int, typer.Option("--runs", help="runs to generate")] = 300,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+) -> None:
+    """Create a store, record realistic runs, verify, score and pack one."""
+    from raidt.cli.demo import run_demo
+
+    with run_cli():
+        run_demo(runs_count, seed)
+
+
+def main() -> None:
+    app()
+
+
+# --- sub-command groups (each module owns its commands) ---

@@ -1,0 +1,143 @@
+"""Importing recorded history (JSONL events, CSV run records).
+
+History is recorded as it happened, even where it broke a policy: the breach is evidence
+and gets scored. What is refused is malformed input: the whole file is validated before
+anything is stored, and then stored in one transaction, so a bad line leaves the store
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+
+import orjson
+from pydantic import ValidationError as PydanticValidationError
+
+from raidt.core.events import EventIn
+from raidt.errors import ImportFileError
+from raidt.services.app import App
+
+__all__ = ["ImportResult", "import_file", "parse_jsonl"]
+
+#: fields an exported stored event carries that the importing store assigns afresh
+_SEALED_FIELDS = ("seq", "prev_hash", "hash")
+_BATCH = 5000
+
+
+class ImportResult:
+    def __init__(self, events: int, runs: int, skipped: list[ImportFileError]) -> None:
+        self.events = events
+        self.runs = runs
+        self.skipped = skipped
+
+
+def _field_of(exc: PydanticValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    return loc, str(err["msg"])
+
+
+def parse_line(line: bytes, lineno: int, source: str) -> EventIn:
+    """One JSONL line -> EventIn, or ImportFileError naming line and field."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise ImportFileError(f"not valid JSON ({exc})", line=lineno, source=source) from None
+    if not isinstance(obj, dict):
+        raise ImportFileError("expected a JSON object per line", line=lineno, source=source)
+    for k in _SEALED_FIELDS:
+        obj.pop(k, None)
+    try:
+        return EventIn.model_validate(obj)
+    except PydanticValidationError as exc:
+        field, msg = _field_of(exc)
+        raise ImportFileError(msg, line=lineno, field=field or None, source=source) from None
+
+
+def parse_jsonl(path: Path) -> Iterator[tuple[int, EventIn | ImportFileError]]:
+    """Stream (line number, event or error) over a JSONL file; blank lines are skipped."""
+    source = path.name
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = raw.strip()
+            if not line:
+                continue
+            try:
+                yield lineno, parse_line(line, lineno, source)
+            except ImportFileError as exc:
+                yield lineno, exc
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def import_file(app: App, path: Path, *, skip_bad: bool = False,
+                progress: Callable[[int, int], None] | None = None) -> ImportResult:
+    """Validate the whole file, then store it atomically.
+
+    ``progress(done, total)`` is called as lines are validated and stored (each line
+    counts twice: once per pass).
+    """
+    if not path.exists():
+        raise ImportFileError("file not found", source=str(path))
+    if path.suffix.lower() == ".csv":
+        return _import_csv(app, path, skip_bad=skip_bad, progress=progress)
+    total = _count_lines(path) * 2
+    done = 0
+    skipped: list[ImportFileError] = []
+    for _, item in parse_jsonl(path):  # pass 1: validate everything, store nothing
+        if isinstance(item, ImportFileError):
+            if not skip_bad:
+                raise item
+            skipped.append(item)
+        done += 1
+        if progress and done % 1000 == 0:
+            progress(done, total)
+    bad_lines = {e.line for e in skipped}
+    runs: set[str] = set()
+    count = 0
+    with app.db.write() as conn:  # pass 2: one transaction, batches of events
+        batch: list[EventIn] = []
+        for lineno, item in parse_jsonl(path):
+            done += 1
+            if lineno in bad_lines or isinstance(item, ImportFileError):
+                continue
+            batch.append(item)
+            runs.add(item.run_id)
+            if len(batch) >= _BATCH:
+                app.events.append_in(conn, batch)
+                count += len(batch)
+                batch = []
+                if progress:
+                    progress(done, total)
+        if batch:
+            app.events.append_in(conn, batch)
+            count += len(batch)
+    if progress:
+        progress(total, total)
+    if count:
+        app.checkpoint()
+    return ImportResult(count, len(runs), skipped)
+
+
+def _import_csv(app: App, path: Path, *, skip_bad: bool,
+                progress: Callable[[int, int], None] | None) -> ImportResult:
+    from raidt.services.csv_records import csv_to_events
+
+    text = path.read_text(encoding="utf-8-sig")
+    events, errors = csv_to_events(text, path.name, skip_bad)
+    if progress:
+        progress(0, len(events))
+    if events:
+        app.events.append(events)
+        app.checkpoint()
+    if progress:
+        progress(len(events), len(events))
+    runs = {e.run_id for e in events}
+    return ImportResult(len(events), len(runs), list(errors))
+
+

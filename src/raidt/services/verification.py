@@ -1,0 +1,139 @@
+"""Whole-store verification: chains, ledger and checkpoints, streamed.
+
+Every stored event is re-hashed from its columns, linked to the previous event of its run
+and folded into a compact Merkle range; at each signed checkpoint the recomputed root must
+equal the signed one. The latest checkpoint kept outside the database (RAIDT_HOME) catches a
+log that was truncated together with its checkpoints table. Memory grows with the number of
+runs (one hash each), not with the number of events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+
+from raidt.core.checkpoint import Checkpoint, verify_note
+from raidt.core.hashing import event_hash, leaf_hash
+from raidt.core.merkle import CompactRange
+from raidt.errors import IntegrityError
+from raidt.services.app import App
+from raidt.store import checkpoints as cp_store
+from raidt.store.schema import checkpoints as t_checkpoints
+from raidt.store.schema import events as t_events
+
+__all__ = ["VerifyReport", "verify_store"]
+
+
+@dataclass
+class VerifyReport:
+    events: int = 0
+    runs: int = 0
+    checkpoints: int = 0
+    latest_tree_size: int | None = None
+    problems: list[str] = field(default_factory=list)
+    first_bad_event: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
+                 stop_at_first: bool = True) -> VerifyReport:
+    """Check everything; the first problem names the event and why."""
+    report = VerifyReport()
+    public = app.signing_key.public_key()
+    with app.db.read() as conn:
+        total = int(conn.execute(select(func.count()).select_from(t_events)).scalar_one())
+        notes = {int(r.tree_size): (r.note, bytes(r.root_hash)) for r in
+                 conn.execute(select(t_checkpoints).order_by(t_checkpoints.c.tree_size))}
+    signed: dict[int, Checkpoint] = {}
+    for size, (note, root) in notes.items():
+        try:
+            cp = verify_note(note, public, app.origin)
+        except IntegrityError as exc:
+            report.problems.append(f"checkpoint at tree size {size}: {exc.diagnostic()}")
+            continue
+        if cp.tree_size != size or cp.root_hash != root:
+            report.problems.append(f"checkpoint at tree size {size}: stored columns do not "
+                                   "match its signed note")
+            continue
+        signed[size] = cp
+    outside = cp_store.read_latest_file(app.home)
+    if outside:
+        try:
+            cp = verify_note(outside, public, app.origin)
+            signed.setdefault(cp.tree_size, cp)
+            if cp.tree_size not in notes:
+                report.problems.append(
+                    f"the checkpoint kept in RAIDT_HOME (tree size {cp.tree_size}) is missing "
+                    "from the database's checkpoints table")
+        except IntegrityError as exc:
+            report.problems.append(f"checkpoint.latest in RAIDT_HOME: {exc.diagnostic()}")
+    report.checkpoints = len(signed)
+    report.latest_tree_size = max(signed) if signed else None
+
+    last_hash: dict[str, str] = {}
+    rng = CompactRange()
+    expected_seq = 0
+    for row in app.events.iter_rows():
+        problem = _check_row(row, expected_seq, last_hash)
+        if problem:
+            report.problems.append(problem)
+            report.first_bad_event = report.first_bad_event or str(row.id)
+            if stop_at_first:
+                break
+        seq = int(row.seq)
+        expected_seq = seq + 1
+        last_hash[row.run_id] = row.hash
+        rng.append(bytes(row.leaf_hash))
+        report.events += 1
+        cp = signed.get(rng.size)
+        if cp is not None and rng.root() != cp.root_hash:
+            report.problems.append(
+                f"ledger root at tree size {rng.size} differs from the signed checkpoint: "
+                f"events up to seq {seq} (last {row.id}) were altered, reordered or removed")
+            report.first_bad_event = report.first_bad_event or str(row.id)
+            if stop_at_first:
+                break
+        if progress and report.events % 5000 == 0:
+            progress(report.events, total)
+    if progress:
+        progress(report.events, total)
+    report.runs = len(last_hash)
+    if not report.problems and report.latest_tree_size is not None \
+            and report.latest_tree_size > report.events:
+        report.problems.append(
+            f"the log holds {report.events} events but a signed checkpoint covers "
+            f"{report.latest_tree_size}: events were removed (truncated log)")
+    return report
+
+
+def _check_row(r: Any, expected_seq: int, last_hash: dict[str, str]) -> str | None:
+    seq = int(r.seq)
+    eid = r.id
+    if seq != expected_seq:
+        return (f"event {eid}: ledger index {seq} where {expected_seq} was expected "
+                f"(events {expected_seq}..{seq - 1} are missing)")
+    try:
+        payload = orjson.loads(r.payload)
+    except orjson.JSONDecodeError:
+        return f"event {eid} (seq {seq}): payload is not valid JSON"
+    body = {
+        "id": eid, "run_id": r.run_id, "type": r.type, "at": r.at,
+        "actor": {"id": r.actor_id, "role": r.actor_role},
+        "payload": payload, "prev_hash": r.prev_hash,
+    }
+    if event_hash(body) != r.hash:
+        return f"event {eid} (seq {seq}): content does not match its hash (altered)"
+    expected_prev = last_hash.get(r.run_id)
+    if r.prev_hash != expected_prev:
+        return (f"event {eid} (seq {seq}): prev_hash does not link to the previous event of "
+                f"run {r.run_id} (events of the run were removed or reordered)")
+    if leaf_hash(body, r.hash) != bytes(r.leaf_hash):
+        return f"event {eid} (seq {seq}): stored leaf hash does not match the event"
+    return None
