@@ -239,7 +239,7 @@ def test_policy_pairs_keep_reviewer_and_approver_apart() -> None:
     with pytest.raises(
         PolicyViolation,
         match="u-rev already acted as reviewer on run r1; "
-        "policy credit-memo v3 forbids also acting as "
+        "policy credit-memo@3 forbids also acting as "
         "approver",
     ):
         check_separation(f, POLICY, "u-rev", "approver")
@@ -282,7 +282,7 @@ def test_minimum_review_time_checklist_and_guidance_before_approve() -> None:
         "minimum review time: 30 s since assignment, policy asks at least 120 s (90 s more)",
         "checklist item 'figures checked'",
         "checklist item 'sources cited'",
-        "acknowledgement of reviewer guidance g-memo v1",
+        "acknowledgement of reviewer guidance g-memo@1",
     ]
     with pytest.raises(PolicyViolation, match="cannot approve run r1 yet; missing: minimum"):
         check_approve(f, POLICY, "u-rev", T0 + timedelta(seconds=40))
@@ -395,14 +395,14 @@ def test_challenge_resolver_and_assessor() -> None:
 def test_template_and_model_approval_reasons() -> None:
     assert check_template(POLICY, "memo", "2") is None
     assert check_template(POLICY, "memo", 1) == (
-        "template memo@1 is not approved by policy credit-memo v3 (approved: memo@2)"
+        "template memo@1 is not approved by policy credit-memo@3 (approved: memo@2)"
     )
     assert check_model(POLICY, "openai", "gpt-4o", {"temperature": 0.2}) is None
-    assert "outside the bounds" in str(
+    assert "temperature=0.9 is above the maximum 0.5" in str(
         check_model(POLICY, "openai", "gpt-4o", {"temperature": 0.9})
     )
     assert check_model(POLICY, "acme", "m1", {}) == (
-        "model acme/m1 is not approved by policy credit-memo v3 (approved: openai/gpt-4o)"
+        "model acme/m1 is not approved by policy credit-memo@3 (approved: openai/gpt-4o)"
     )
 
 
@@ -517,3 +517,70 @@ def test_open_escalations_and_challenges_block_close() -> None:
 def test_fields_from_run_started_satisfy_mandatory_fields() -> None:
     events = [*started(loan_ref="L-7")[:1]]
     assert "field 'loan_ref'" not in missing_for_close(events, POLICY, "withdrawn", {"reason": "x"})
+
+
+def test_event_triggers_checklist_failed_model_error_and_sla_breach() -> None:
+    policy = POLICY.model_copy(
+        update={
+            "escalation": EscalationRule(triggers=["checklist_failed", "model_error", "sla_breach"])
+        }
+    )
+    ok = [
+        *assigned(),
+        ev(E.CHECKLIST_COMPLETED, "u-rev", "reviewer", 20, items={"figures checked": True}),
+    ]
+    assert escalation_required(run_facts(ok), policy) == []
+    failed = [
+        *assigned(),
+        ev(E.CHECKLIST_COMPLETED, "u-rev", "reviewer", 20, items={"figures checked": False}),
+        ev(E.MODEL_RESPONDED, "u-init", "initiator", 30, error="timeout"),
+    ]
+    assert escalation_required(run_facts(failed), policy) == ["checklist_failed", "model_error"]
+    late = T0 + timedelta(hours=73)
+    assert escalation_required(run_facts(ok), policy, late) == ["sla_breach"]
+    early_esc = ev(
+        E.ESCALATION_RAISED,
+        "u-rev",
+        "reviewer",
+        60,
+        reason="r",
+        owner={"id": "u-boss", "role": "escalation_owner"},
+    )
+    assert escalation_required(run_facts([*ok, early_esc]), policy, late) == ["sla_breach"]
+    late_esc = ev(
+        E.ESCALATION_RAISED,
+        "u-rev",
+        "reviewer",
+        73 * 3600,
+        reason="late",
+        owner={"id": "u-boss", "role": "escalation_owner"},
+    )
+    assert escalation_required(run_facts([*ok, late_esc]), policy, late) == []
+    assert "an escalation (trigger 'sla_breach' fired)" in missing_for_close(
+        run_facts(ok), policy, "withdrawn", {"reason": "x", "loan_ref": "L"}, now=late
+    )
+
+
+def test_empty_data_context_does_not_satisfy_a_mandatory_field() -> None:
+    policy = POLICY.model_copy(update={"mandatory_fields": ["data_context"]})
+    assert missing_for_close(started(data_context=[]), policy, "withdrawn", {"reason": "x"}) == [
+        "field 'data_context'"
+    ]
+    assert (
+        missing_for_close(
+            started(data_context=[{"ref": "doc-1"}]), policy, "withdrawn", {"reason": "x"}
+        )
+        == []
+    )
+
+
+def test_reviewer_signoff_must_come_from_an_assigned_reviewer() -> None:
+    policy = POLICY.model_copy(update={"signoff": {"low": ["reviewer"]}})
+    f = run_facts(approved("low"))
+    check_signoff(f, policy, "u-rev", "reviewer", qualified("u-rev"))
+    with pytest.raises(PolicyViolation, match=r"must come from an assigned reviewer \(u-rev\)"):
+        check_signoff(f, policy, "u-boss", "reviewer", None)
+
+
+def test_empty_downstream_list_allows_any_destination() -> None:
+    check_downstream(POLICY.model_copy(update={"downstream_allowed": []}), "anywhere")

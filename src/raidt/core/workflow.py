@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
 from raidt.core.actors import Actor
@@ -91,15 +91,17 @@ ACTION_NAMES: dict[EventType, str] = {
     EventType.ASSESSMENT_RECORDED: "record assessment",
 }
 
-#: Escalation triggers that fire on an event type (others have the form ``field:value``
-#: and compare against the run's ``run.started`` payload, e.g. ``risk_level:high``).
+#: Escalation triggers (see ``raidt.core.policy.ESCALATION_TRIGGERS``) that fire on an
+#: event; ``risk_level:LEVEL`` compares the run.started payload and ``sla_breach`` the clock.
 EVENT_TRIGGERS: dict[str, EventType] = {
     "rejected": EventType.REVIEW_REJECTED,
     "override": EventType.OVERRIDE_RECORDED,
     "deviation": EventType.DEVIATION_RECORDED,
-    "edited": EventType.OUTPUT_EDITED,
     "challenge": EventType.CHALLENGE_RAISED,
+    "checklist_failed": EventType.CHECKLIST_COMPLETED,
+    "model_error": EventType.MODEL_RESPONDED,
 }
+
 
 _E = EventType
 _MODEL = (
@@ -228,6 +230,8 @@ class RunFacts:
     last_decision: str | None = None
     #: event types in order, with their index, for "after the trigger" questions
     types: list[EventType] = field(default_factory=list)
+    #: trigger name -> index of the first event that fired it
+    trigger_at: dict[str, int] = field(default_factory=dict)
     escalations: list[dict[str, Any]] = field(default_factory=list)
     challenges: list[dict[str, Any]] = field(default_factory=list)
 
@@ -249,6 +253,14 @@ def _ref_id(value: Any) -> str | None:
     return None
 
 
+def _fires(trigger: str, payload: dict[str, Any]) -> bool:
+    if trigger == "checklist_failed":
+        return any(v is False for v in dict(payload.get("items") or {}).values())
+    if trigger == "model_error":
+        return bool(payload.get("error"))
+    return True
+
+
 def run_facts(events: Sequence[EventLike], run_id: str | None = None) -> RunFacts:
     """Gather the workflow facts of a run, and its projection, in one pass over its events."""
     rid = run_id or (str(getattr(events[0], "run_id", "")) if events else "")
@@ -257,6 +269,9 @@ def run_facts(events: Sequence[EventLike], run_id: str | None = None) -> RunFact
     for i, e in enumerate(events):
         p = e.payload
         f.types.append(e.type)
+        for name, et in EVENT_TRIGGERS.items():
+            if e.type is et and name not in f.trigger_at and _fires(name, p):
+                f.trigger_at[name] = i
         if e.actor.role.value != "system":
             f.hold(e.actor.id, e.actor.role.value)
         if e.type is _E.RUN_STARTED:
@@ -287,6 +302,7 @@ def run_facts(events: Sequence[EventLike], run_id: str | None = None) -> RunFact
                     "index": i,
                     "owner": owner,
                     "reason": p.get("reason"),
+                    "at": e.at,
                     "id": getattr(e, "id", None),
                     "resolved": False,
                 }
@@ -339,7 +355,7 @@ def check_separation(facts: RunFacts, policy: Policy, actor_id: str, role: str) 
         if other is not None and other in held:
             raise PolicyViolation(
                 f"separation of duties: {actor_id} already acted as {other} on run "
-                f"{facts.run_id}; policy {policy.id} v{policy.version} forbids also acting "
+                f"{facts.run_id}; policy {policy.id}@{policy.version} forbids also acting "
                 f"as {role}",
                 rule="separation_of_duties",
                 actor=actor_id,
@@ -409,7 +425,7 @@ def missing_for_approval(
             missing.append(f"checklist item '{item}'")
     g = rule.guidance
     if g is not None and (g.id, str(g.version)) not in facts.guidance:
-        missing.append(f"acknowledgement of reviewer guidance {g.id} v{g.version}")
+        missing.append(f"acknowledgement of reviewer guidance {g.id}@{g.version}")
     return missing
 
 
@@ -426,9 +442,7 @@ def check_approve(facts: RunFacts, policy: Policy, reviewer_id: str, at: datetim
 
 def required_signoff_roles(policy: Policy, risk_level: str | None) -> list[str]:
     """The roles whose sign-off the policy asks for at this risk level."""
-    if risk_level not in ("low", "medium", "high"):
-        return []
-    return list(policy.signoff.get(risk_level, []))  # type: ignore[call-overload]
+    return policy.signoff_roles(risk_level)
 
 
 def check_signoff(
@@ -460,6 +474,13 @@ def check_signoff(
         raise PolicyViolation(
             f"{actor_id} does not hold role {role} in the actor directory "
             f"(holds: {', '.join(actor.roles)})",
+            rule="signoff",
+            actor=actor_id,
+        )
+    if role == "reviewer" and actor_id not in facts.assigned_at:
+        raise PolicyViolation(
+            f"the reviewer sign-off of run {facts.run_id} must come from an assigned "
+            f"reviewer ({', '.join(facts.assigned_at) or 'none assigned'})",
             rule="signoff",
             actor=actor_id,
         )
@@ -549,43 +570,24 @@ def check_assessor(facts: RunFacts, actor_id: str) -> None:
 # --- what was used -----------------------------------------------------------------------
 
 
-def check_template(policy: Policy, template_id: str, version: str | int) -> str | None:
+def check_template(
+    policy: Policy, template_id: str, version: str | int, sha256: str | None = None
+) -> str | None:
     """``None`` when the template version is approved, else the reason it is not."""
-    if policy.template_approved(template_id, str(version)):
-        return None
-    approved = ", ".join(f"{t.id}@{t.version}" for t in policy.approved_templates) or "none"
-    return (
-        f"template {template_id}@{version} is not approved by policy {policy.id} "
-        f"v{policy.version} (approved: {approved})"
-    )
+    return policy.template_problem(template_id, str(version), sha256)
 
 
 def check_model(
     policy: Policy, provider: str, model: str, parameters: dict[str, Any]
 ) -> str | None:
     """``None`` when the model and its parameters are approved, else the reason."""
-    if policy.model_approved(provider, model, parameters):
-        return None
-    listed = [m for m in policy.approved_models if m.provider == provider and m.model == model]
-    if listed:
-        bounds = ", ".join(
-            f"{k} {b.model_dump(exclude_none=True)}" for k, b in listed[0].parameters.items()
-        )
-        return (
-            f"parameters {parameters} of {provider}/{model} are outside the bounds of "
-            f"policy {policy.id} ({bounds})"
-        )
-    approved = ", ".join(f"{m.provider}/{m.model}" for m in policy.approved_models) or "none"
-    return (
-        f"model {provider}/{model} is not approved by policy {policy.id} "
-        f"v{policy.version} (approved: {approved})"
-    )
+    return policy.model_problem(provider, model, parameters)
 
 
 def check_downstream(policy: Policy, destination: str) -> None:
-    """Refuse a destination the policy does not list."""
-    if destination not in policy.downstream_allowed:
-        allowed = ", ".join(policy.downstream_allowed) or "none"
+    """Refuse a destination the policy does not list (an empty list allows any)."""
+    if not policy.downstream_ok(destination):
+        allowed = ", ".join(policy.downstream_allowed)
         raise PolicyViolation(
             f"destination '{destination}' is not allowed by policy {policy.id} "
             f"(allowed: {allowed})",
@@ -597,39 +599,53 @@ def check_downstream(policy: Policy, destination: str) -> None:
 # --- escalation and close ----------------------------------------------------------------
 
 
-def fired_triggers(facts: RunFacts, policy: Policy) -> list[tuple[str, int]]:
+def fired_triggers(
+    facts: RunFacts, policy: Policy, now: datetime | None = None
+) -> list[tuple[str, int]]:
     """Escalation triggers that fired, each with the index of the event that fired it.
 
-    ``field:value`` triggers compare the run.started payload and fire at index 0.
+    ``risk_level:LEVEL`` fires at index 0; ``sla_breach`` fires (at the end of the run so
+    far) when ``now`` is past the policy's SLA for an open run.
     """
     fired: list[tuple[str, int]] = []
     for trig in policy.escalation.triggers:
-        if trig in EVENT_TRIGGERS:
-            et = EVENT_TRIGGERS[trig]
-            idx = next((i for i, t in enumerate(facts.types) if t is et), None)
-            if idx is not None:
-                fired.append((trig, idx))
-        elif ":" in trig:
-            key, _, value = trig.partition(":")
-            if str(facts.started.get(key.strip())) == value.strip():
+        if trig in facts.trigger_at:
+            fired.append((trig, facts.trigger_at[trig]))
+        elif trig.startswith("risk_level:"):
+            if facts.started.get("risk_level") == trig.partition(":")[2]:
                 fired.append((trig, 0))
+        elif trig == "sla_breach" and _past_sla(facts, policy, now):
+            fired.append((trig, len(facts.types)))
     return fired
 
 
-def escalation_required(facts: RunFacts, policy: Policy) -> list[str]:
-    """Triggers that fired with no escalation raised after them."""
-    return [
-        t
-        for t, idx in fired_triggers(facts, policy)
-        if not any(e["index"] >= idx for e in facts.escalations)
-    ]
+def _past_sla(facts: RunFacts, policy: Policy, now: datetime | None) -> bool:
+    if now is None or facts.started_at is None or facts.state.status == "closed":
+        return False
+    return now - facts.started_at > timedelta(hours=policy.sla_hours)
+
+
+def escalation_required(facts: RunFacts, policy: Policy, now: datetime | None = None) -> list[str]:
+    """Triggers that fired with no escalation raised after them.
+
+    An SLA breach is answered by an escalation raised after the SLA ran out.
+    """
+    out: list[str] = []
+    for trig, idx in fired_triggers(facts, policy, now):
+        if trig == "sla_breach" and facts.started_at is not None:
+            deadline = facts.started_at + timedelta(hours=policy.sla_hours)
+            if not any(e["at"] > deadline for e in facts.escalations):
+                out.append(trig)
+        elif not any(e["index"] >= idx for e in facts.escalations):
+            out.append(trig)
+    return out
 
 
 _FIELD_FROM_STATE = ("purpose", "risk_level", "team", "use_case", "initiator")
 
 
 def _field_present(name: str, facts: RunFacts, fields: dict[str, Any]) -> bool:
-    if fields.get(name) not in (None, ""):
+    if _filled(fields.get(name)):
         return True
     if name == "reviewer":
         return bool(facts.assigned_at)
@@ -645,7 +661,15 @@ def _field_present(name: str, facts: RunFacts, fields: dict[str, Any]) -> bool:
         return bool(facts.checklist)
     if name in _FIELD_FROM_STATE:
         return getattr(facts.state, name) not in (None, "")
-    return facts.started.get(name) not in (None, "")
+    return _filled(facts.started.get(name))
+
+
+def _filled(value: Any) -> bool:
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, list | dict | tuple):
+        return bool(value)
+    return value is not None
 
 
 def missing_for_close(
@@ -653,6 +677,7 @@ def missing_for_close(
     policy: Policy,
     disposition: str | None = None,
     fields: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> list[str]:
     """Everything the policy still asks for before the run may close with ``disposition``.
 
@@ -689,7 +714,7 @@ def missing_for_close(
         facts.last_decision != "rejected" or facts.state.status != "rejected"
     ):
         missing.append("a rejection by an assigned reviewer")
-    for trig in escalation_required(facts, policy):
+    for trig in escalation_required(facts, policy, now):
         missing.append(f"an escalation (trigger '{trig}' fired)")
     n_esc = len(facts.open_escalations)
     if n_esc:
