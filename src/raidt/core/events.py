@@ -12,7 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from raidt.core.timefmt import format_ts, parse_ts
 
@@ -285,10 +287,21 @@ class EventIn(_Frozen):
     def _at(cls, v: Any) -> Any:
         return _parse_at(v)
 
-    @model_validator(mode="after")
-    def _payload_fits_type(self) -> EventIn:
-        validate_payload(self.type, self.payload)
-        return self
+    @field_validator("payload")
+    @classmethod
+    def _payload_fits_type(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        etype = info.data.get("type")
+        if etype is None:
+            return v
+        try:
+            validate_payload(etype, v)
+        except PydanticValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise PydanticCustomError(
+                "payload", "{where}: {msg}", {"where": where, "msg": err["msg"]}
+            ) from None
+        return v
 
 
 class Event(_Frozen):

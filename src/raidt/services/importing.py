@@ -36,6 +36,9 @@ class ImportResult:
 def _field_of(exc: PydanticValidationError) -> tuple[str, str]:
     err = exc.errors()[0]
     loc = ".".join(str(x) for x in err["loc"])
+    ctx = err.get("ctx") or {}
+    if err["type"] == "payload" and "where" in ctx:  # a payload field, named in full
+        return f"{loc}.{ctx['where']}" if ctx["where"] else loc, str(ctx["msg"])
     return loc, str(err["msg"])
 
 
