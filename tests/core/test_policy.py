@@ -157,6 +157,13 @@ def test_bad_policies_name_line_and_field(insert: str, field: str, fragment: str
     assert err.diagnostic().startswith(f"bad.yaml:12: field '{field}'")
 
 
+def test_numeric_looking_hash_must_be_quoted() -> None:
+    text = MINIMAL.replace('{id: t, version: "2"}', "{id: t, version: 2, sha256: " + "0" * 64 + "}")
+    with pytest.raises(YamlDocumentError, match="put it in quotes") as info:
+        load_policy(text, "p.yaml")
+    assert info.value.field == "approved_templates[0].sha256"
+
+
 def test_duplicate_models_refused() -> None:
     text = MINIMAL + "  - {provider: openai, model: gpt-4o}\n"
     with pytest.raises(YamlDocumentError, match="listed twice"):

@@ -111,6 +111,13 @@ class ApprovedTemplate(_Strict):
     version: Version
     sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _quoted(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("YAML read this hash as a number; put it in quotes")
+        return value
+
 
 class ParamBound(_Strict):
     """Bounds on one model parameter: a numeric range and/or a list of allowed values."""
