@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 from raidt.errors import ConfigurationError
 
@@ -43,7 +42,7 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, echo=echo, poolclass=NullPool,
+                url, echo=echo, pool_size=8, max_overflow=16,
                 connect_args={"timeout": 60, "isolation_level": None,
                               "check_same_thread": False},
             )
