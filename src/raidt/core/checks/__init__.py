@@ -1,0 +1,36 @@
+"""The registry of evidence checks, one module per pillar.
+
+Importing this package registers every built-in check in :data:`CHECKS`; rubric criteria
+name checks from there. Checks are pure: ``check(evidence, ctx) -> CheckResult``.
+"""
+
+from __future__ import annotations
+
+from raidt.core.checks import (  # noqa: F401 - imported to register the checks
+    auditability,
+    dependability,
+    interpretability,
+    responsibility,
+    traceability,
+)
+from raidt.core.checks._base import (
+    CHECKS,
+    CheckContext,
+    CheckFn,
+    CheckResult,
+    Comparables,
+    Result,
+    RunEvidence,
+    register,
+)
+
+__all__ = [
+    "CHECKS",
+    "CheckContext",
+    "CheckFn",
+    "CheckResult",
+    "Comparables",
+    "Result",
+    "RunEvidence",
+    "register",
+]

@@ -1,0 +1,352 @@
+"""Scoring a run: criterion results, pillar scores, readiness, with the human view beside.
+
+:func:`score_run` is a pure function of the run's events, the policy version in force, the
+rubric, the actor directory, the comparable-runs summary, whether the store verified the
+hash chain, and the instant the run is judged at. The profile records every one of those
+inputs (by content hash, or by value where small), so an auditor can recompute it offline
+from an evidence pack and get byte-identical canonical JSON.
+
+Human assessments (``assessment.recorded``) and challenges are listed under ``human``
+beside the automated results; they never overwrite them, so disagreement stays visible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from raidt.core.actors import ActorDirectory
+from raidt.core.canonical import canonical_json
+from raidt.core.checks import CHECKS, CheckContext, Comparables, Result, RunEvidence
+from raidt.core.events import Event, EventType
+from raidt.core.policy import Policy
+from raidt.core.rubric import PILLARS, Pillar, Readiness, Rubric
+from raidt.core.timefmt import format_ts, parse_ts
+
+__all__ = [
+    "RESULT_VALUE",
+    "CriterionScore",
+    "ScoreProfile",
+    "content_hash_of",
+    "score_run",
+]
+
+#: how much each result counts towards its pillar (not_applicable is left out)
+RESULT_VALUE: dict[Result, float] = {Result.MET: 1.0, Result.PARTIAL: 0.5, Result.UNMET: 0.0}
+
+_HASH_CACHE: dict[int, tuple[object, str]] = {}
+
+
+def content_hash_of(obj: Policy | Rubric) -> str:
+    """``obj.content_hash``, memoised per object (scoring a million runs hashes it once)."""
+    hit = _HASH_CACHE.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    if len(_HASH_CACHE) > 256:
+        _HASH_CACHE.clear()
+    digest = obj.content_hash
+    _HASH_CACHE[id(obj)] = (obj, digest)
+    return digest
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionScore:
+    """One criterion's automated result in a profile."""
+
+    id: str
+    pillar: str
+    result: str
+    rationale: str
+    evidence: tuple[str, ...]
+    critical: bool = False
+    obligations: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "pillar": self.pillar,
+            "result": self.result,
+            "rationale": self.rationale,
+            "evidence": list(self.evidence),
+            "critical": self.critical,
+            "obligations": list(self.obligations),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreProfile:
+    """A run's five-pillar score profile (DESIGN.md 6.2 plus provenance)."""
+
+    run_id: str
+    readiness: str
+    pillars: dict[str, int]
+    criteria: tuple[CriterionScore, ...]
+    rubric: dict[str, str]
+    policy: dict[str, str] | None
+    inputs: dict[str, Any]
+    readiness_reasons: tuple[str, ...]
+    human: dict[str, Any] = field(default_factory=dict)
+    run: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.pillars.values()) / len(self.pillars)
+
+    def result_of(self, criterion_id: str) -> str | None:
+        return next((c.result for c in self.criteria if c.id == criterion_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """The profile as JSON data (``raidt score --json``, ``score.json`` in packs)."""
+        return {
+            "run_id": self.run_id,
+            "readiness": self.readiness,
+            "pillars": dict(self.pillars),
+            "criteria": [c.to_json() for c in self.criteria],
+            "rubric": dict(self.rubric),
+            "policy": None if self.policy is None else dict(self.policy),
+            "inputs": self.inputs,
+            "readiness_reasons": list(self.readiness_reasons),
+            "human": self.human,
+            "run": self.run,
+        }
+
+    def canonical(self) -> bytes:
+        """RFC 8785 bytes of :meth:`to_json`; equal inputs give equal bytes."""
+        return canonical_json(self.to_json())
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ScoreProfile:
+        """Rebuild a profile from :meth:`to_json` output (e.g. the stored copy)."""
+        return cls(
+            run_id=d["run_id"],
+            readiness=d["readiness"],
+            pillars=dict(d["pillars"]),
+            criteria=tuple(
+                CriterionScore(
+                    id=c["id"],
+                    pillar=c["pillar"],
+                    result=c["result"],
+                    rationale=c["rationale"],
+                    evidence=tuple(c.get("evidence", ())),
+                    critical=bool(c.get("critical")),
+                    obligations=tuple(c.get("obligations", ())),
+                )
+                for c in d["criteria"]
+            ),
+            rubric=dict(d["rubric"]),
+            policy=d.get("policy"),
+            inputs=dict(d.get("inputs", {})),
+            readiness_reasons=tuple(d.get("readiness_reasons", ())),
+            human=dict(d.get("human", {})),
+            run=dict(d.get("run", {})),
+        )
+
+
+def _chain_intact(ev: RunEvidence) -> str | None:
+    """None when every event links to the one before it; else the id where it breaks."""
+    prev: str | None = None
+    for e in ev.events:
+        if e.prev_hash != prev:
+            return e.id
+        prev = e.hash
+    return None
+
+
+def _readiness(
+    rubric: Rubric,
+    pillars: dict[str, int],
+    criteria: Sequence[CriterionScore],
+    chain_problem: str | None,
+) -> tuple[str, tuple[str, ...]]:
+    if chain_problem is not None:
+        return Readiness.NOT_GOVERNABLE.value, (chain_problem,)
+    mean = sum(pillars.values()) / len(pillars)
+    crit = [c for c in criteria if c.critical]
+    reasons: list[str] = []
+    achieved = Readiness.NOT_GOVERNABLE
+    for level in (Readiness.BASIC, Readiness.MANAGED, Readiness.AUDIT_READY):
+        thr = rubric.thresholds.for_level(level)
+        fails: list[str] = []
+        low = [f"{p} {v} < {thr.min_pillar:g}" for p, v in pillars.items() if v < thr.min_pillar]
+        if low:
+            fails.append("pillar(s) below threshold: " + ", ".join(low))
+        if mean < thr.min_mean:
+            fails.append(f"mean {mean:.1f} < {thr.min_mean:g}")
+        if thr.critical == "no_unmet":
+            bad = [c.id for c in crit if c.result == Result.UNMET]
+            if bad:
+                fails.append("critical criteria unmet: " + ", ".join(bad))
+        elif thr.critical == "all_met":
+            bad = [
+                f"{c.id} ({c.result})"
+                for c in crit
+                if c.result not in (Result.MET, Result.NOT_APPLICABLE)
+            ]
+            if bad:
+                fails.append("critical criteria not met: " + ", ".join(bad))
+        if fails:
+            reasons.append(f"not {level.value}: " + "; ".join(fails))
+            break
+        achieved = level
+    if achieved is Readiness.AUDIT_READY:
+        reasons.append(f"audit_ready: every threshold holds (mean {mean:.1f})")
+    elif achieved is Readiness.NOT_GOVERNABLE:
+        reasons.insert(0, f"not_governable: the thresholds for basic do not hold (mean {mean:.1f})")
+    else:
+        reasons.insert(
+            0, f"{achieved.value}: highest level whose thresholds hold (mean {mean:.1f})"
+        )
+    return achieved.value, tuple(reasons)
+
+
+def _human(ev: RunEvidence, automated: dict[str, str]) -> dict[str, Any]:
+    assessments = [
+        {
+            "event": e.id,
+            "criterion": e.payload.get("criterion"),
+            "result": e.payload.get("result"),
+            "rationale": e.payload.get("rationale"),
+            "by": e.actor.id,
+            "at": e.at_text,
+            "automated_result": automated.get(str(e.payload.get("criterion"))),
+        }
+        for e in ev.all(EventType.ASSESSMENT_RECORDED)
+    ]
+    challenges: list[dict[str, Any]] = []
+    open_by_subject: dict[str, list[dict[str, Any]]] = {}
+    for e in ev.all(EventType.CHALLENGE_RAISED, EventType.CHALLENGE_RESOLVED):
+        subject = str(e.payload.get("subject"))
+        if e.type is EventType.CHALLENGE_RAISED:
+            item = {
+                "event": e.id,
+                "subject": subject,
+                "reason": e.payload.get("reason"),
+                "by": e.actor.id,
+                "at": e.at_text,
+                "status": "open",
+            }
+            challenges.append(item)
+            open_by_subject.setdefault(subject, []).append(item)
+        else:
+            pending = open_by_subject.get(subject) or []
+            if pending:
+                item = pending.pop(0)
+                item.update(
+                    status="resolved",
+                    resolution=e.payload.get("resolution"),
+                    resolved_by=e.actor.id,
+                    resolved_event=e.id,
+                )
+    return {"assessments": assessments, "challenges": challenges}
+
+
+def score_run(
+    events: Sequence[Event],
+    *,
+    policy: Policy | None,
+    rubric: Rubric,
+    actors: ActorDirectory,
+    comparables: Comparables | None = None,
+    chain_ok: bool = True,
+    as_of: datetime | str | None = None,
+) -> ScoreProfile:
+    """Score one run against ``rubric``.
+
+    Args:
+        events: the run's sealed events (any order; ledger order is restored by ``seq``).
+        policy: the policy version in force for the run, or None when it is unknown (checks
+            that depend on it then say so, and readiness cannot pass critical criteria that
+            need it).
+        rubric: the rubric version to apply.
+        actors: the actor directory (qualifications, roles, person or system).
+        comparables: what comparable runs usually use (None: consistency not judged).
+        chain_ok: False when the store's verification of this run's chain or ledger failed;
+            readiness is then ``not_governable`` whatever else the record shows.
+        as_of: the instant open runs are judged at (SLA); recorded in ``inputs``.
+
+    Returns:
+        The :class:`ScoreProfile`; identical inputs give byte-identical ``canonical()``.
+    """
+    ev = RunEvidence(events)
+    when = parse_ts(as_of) if isinstance(as_of, str) else as_of
+    base = CheckContext(
+        policy=policy, actors=actors, comparables=comparables, chain_ok=chain_ok, as_of=when
+    )
+    scores: list[CriterionScore] = []
+    totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
+    for c in rubric.criteria:
+        ctx = (
+            CheckContext(
+                policy=policy,
+                actors=actors,
+                comparables=comparables,
+                chain_ok=chain_ok,
+                as_of=when,
+                params=c.params,
+            )
+            if c.params
+            else base
+        )
+        r = CHECKS[c.check](ev, ctx)
+        scores.append(
+            CriterionScore(
+                id=c.id,
+                pillar=c.pillar.value,
+                result=r.result.value,
+                rationale=r.rationale,
+                evidence=r.evidence,
+                critical=c.critical,
+                obligations=tuple(c.obligations),
+            )
+        )
+        if r.result is not Result.NOT_APPLICABLE:
+            t = totals[c.pillar]
+            t[0] += c.weight * RESULT_VALUE[r.result]
+            t[1] += c.weight
+    # an empty pillar (everything not applicable) asks nothing of the run: full marks
+    pillars = {
+        p.value: (int(100 * num / den + 0.5) if den else 100) for p, (num, den) in totals.items()
+    }
+    broken = _chain_intact(ev)
+    problem = None
+    if not ev.events:
+        problem = "not_governable: the run has no events"
+    elif not chain_ok:
+        problem = "not_governable: verification of the stored hash chain or ledger failed"
+    elif broken is not None:
+        problem = f"not_governable: the hash chain is broken at event {broken}"
+    readiness, reasons = _readiness(rubric, pillars, scores, problem)
+    last = ev.events[-1] if ev.events else None
+    inputs: dict[str, Any] = {
+        "events": {
+            "count": len(ev.events),
+            "last_hash": last.hash if last else None,
+            "last_seq": last.seq if last else None,
+        },
+        "comparables": None if comparables is None else comparables.model_dump(mode="json"),
+        "chain_ok": chain_ok,
+        "as_of": None if when is None else format_ts(when),
+    }
+    s = ev.started
+    run = {
+        "use_case": s.payload.get("use_case") if s else None,
+        "team": s.payload.get("team") if s else None,
+        "started_at": s.at_text if s else None,
+        "policy_version": policy.version if policy else None,
+    }
+    return ScoreProfile(
+        run_id=ev.run_id or "",
+        readiness=readiness,
+        pillars=pillars,
+        criteria=tuple(scores),
+        rubric={"id": rubric.id, "version": rubric.version, "sha256": content_hash_of(rubric)},
+        policy=None
+        if policy is None
+        else {"id": policy.id, "version": policy.version, "sha256": content_hash_of(policy)},
+        inputs=inputs,
+        readiness_reasons=reasons,
+        human=_human(ev, {c.id: c.result for c in scores}),
+        run=run,
+    )
