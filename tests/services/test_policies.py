@@ -45,7 +45,7 @@ def svc(app: App) -> PolicyService:
 
 
 def test_install_presets_is_idempotent(app: App, svc: PolicyService) -> None:
-    assert install_presets(app) == 12  # six templates and six policies
+    assert install_presets(app) == 6
     assert install_presets(app) == 0
     assert [p.id for p in svc.list_policies()] == PRESETS
     assert len(svc.list_templates()) == 6

@@ -72,9 +72,12 @@ class PolicyService:
             ValidationError: the YAML is invalid, or this ``(id, version)`` is stored with
                 different content (a changed policy needs a new version).
         """
-        return self._store_policy(text, source, at)[0]
+        return self.store_policy(text, source, at)[0]
 
-    def _store_policy(self, text: str, source: str, at: datetime | None) -> tuple[Policy, bool]:
+    def store_policy(
+        self, text: str, source: str, at: datetime | None = None
+    ) -> tuple[Policy, bool]:
+        """Like :meth:`add_policy`, also saying whether the version was new."""
         policy = self.validate_policy(text, source)
         added = self._policies.add(policy.id, policy.version, policy.content_hash, text, at=at)
         return policy, added
@@ -163,11 +166,12 @@ class PolicyService:
 
     def add_template(self, text: str, source: str, *, at: datetime | None = None) -> PromptTemplate:
         """Validate and store a template version (no-op when identical; refused if changed)."""
-        return self._store_template(text, source, at)[0]
+        return self.store_template(text, source, at)[0]
 
-    def _store_template(
-        self, text: str, source: str, at: datetime | None
+    def store_template(
+        self, text: str, source: str, at: datetime | None = None
     ) -> tuple[PromptTemplate, bool]:
+        """Like :meth:`add_template`, also saying whether the version was new."""
         t = load_template(text, source)
         added = self._templates.add(t.id, t.version, t.content_hash, text, at=at)
         return t, added
@@ -235,7 +239,8 @@ def _package_yaml(folder: str) -> list[tuple[str, str]]:
 
 
 def install_presets(app: App) -> int:
-    """Install the bundled prompt templates and sector policies; returns how many were new.
+    """Install the bundled prompt templates and sector policies; returns how many policies
+    were new (0 when they were all there already).
 
     Idempotent: presets already stored are left as they are. Templates go first so the
     policies' pinned hashes are checked against them.
@@ -243,7 +248,7 @@ def install_presets(app: App) -> int:
     service = PolicyService(app)
     added = 0
     for source, text in _package_yaml("templates"):
-        added += service._store_template(text, source, None)[1]
+        service.store_template(text, source)
     for source, text in _package_yaml("presets"):
-        added += service._store_policy(text, source, None)[1]
+        added += service.store_policy(text, source)[1]
     return added
