@@ -238,3 +238,8 @@ def main() -> None:
 
 
 # --- sub-command groups (each module owns its commands) ---
+from raidt.cli.policy import actors_app, policy_app, template_app  # noqa: E402
+
+app.add_typer(policy_app, name="policy")
+app.add_typer(template_app, name="template")
+app.add_typer(actors_app, name="actors")
