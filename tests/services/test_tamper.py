@@ -133,7 +133,8 @@ def test_events_of_two_runs_reordered_are_caught(app: App) -> None:
 
     _tamper(app, swap)
     report = verify_store(app)
-    assert not report.ok and "signed checkpoint" in report.problems[0]
+    assert not report.ok
+    assert "signed checkpoint" in report.problems[0] or "ledger node" in report.problems[0]
 
 
 def test_truncated_log_with_its_checkpoints_is_caught(app: App) -> None:
@@ -157,3 +158,20 @@ def test_forged_checkpoint_is_caught(app: App) -> None:
                                           "substr(note, 1, 5), 'evil.')")))
     report = verify_store(app)
     assert not report.ok and "checkpoint" in report.problems[0]
+
+
+def test_forged_ledger_node_is_caught(tmp_path: Path, db_url: str) -> None:
+    a = open_app(tmp_path, db_url)
+    seed_runs(a, n=30)
+    _tamper(a, lambda c: c.execute(text(
+        "UPDATE ledger_nodes SET hash = :h WHERE level = 4 AND idx = 1"), {"h": b"\x01" * 32}))
+    report = verify_store(a)
+    assert not report.ok and "level 4, index 1" in report.problems[0]
+
+
+def test_removed_ledger_node_is_caught(tmp_path: Path, db_url: str) -> None:
+    a = open_app(tmp_path, db_url)
+    seed_runs(a, n=30)
+    _tamper(a, lambda c: c.execute(text("DELETE FROM ledger_nodes WHERE level = 4 AND idx = 0")))
+    report = verify_store(a)
+    assert not report.ok and "missing" in report.problems[0]

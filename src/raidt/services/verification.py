@@ -18,12 +18,13 @@ from sqlalchemy import func, select
 
 from raidt.core.checkpoint import Checkpoint, verify_note
 from raidt.core.hashing import event_hash, leaf_hash
-from raidt.core.merkle import CompactRange
+from raidt.core.merkle import CompactRange, perfect_root
 from raidt.errors import IntegrityError
 from raidt.services.app import App
 from raidt.store import checkpoints as cp_store
 from raidt.store.schema import checkpoints as t_checkpoints
 from raidt.store.schema import events as t_events
+from raidt.store.schema import ledger_nodes as t_nodes
 
 __all__ = ["VerifyReport", "verify_store"]
 
@@ -77,6 +78,7 @@ def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
     report.checkpoints = len(signed)
     report.latest_tree_size = max(signed) if signed else None
 
+    nodes = _NodeCheck(app)
     last_hash: dict[str, str] = {}
     rng = CompactRange()
     expected_seq = 0
@@ -91,6 +93,12 @@ def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
         expected_seq = seq + 1
         last_hash[row.run_id] = row.hash
         rng.append(bytes(row.leaf_hash))
+        node_problem = nodes.push(4, bytes(row.leaf_hash))
+        if node_problem:
+            report.problems.append(node_problem)
+            report.first_bad_event = report.first_bad_event or str(row.id)
+            if stop_at_first:
+                break
         report.events += 1
         cp = signed.get(rng.size)
         if cp is not None and rng.root() != cp.root_hash:
@@ -105,12 +113,53 @@ def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
     if progress:
         progress(report.events, total)
     report.runs = len(last_hash)
+    if not report.problems and nodes.stored:
+        level, idx = min(nodes.stored)
+        report.problems.append(
+            f"ledger node (level {level}, index {idx}) does not belong to "
+            f"the {report.events}-event log (stored subtree hashes altered)"
+        )
     if not report.problems and report.latest_tree_size is not None \
             and report.latest_tree_size > report.events:
         report.problems.append(
             f"the log holds {report.events} events but a signed checkpoint covers "
             f"{report.latest_tree_size}: events were removed (truncated log)")
     return report
+
+
+class _NodeCheck:
+    """Recompute the stored subtree hashes (every 4th level) from the leaves, streaming.
+
+    Proofs are served from these rows, so a forged row would make proofs wrong without
+    touching any event; this catches that in the same pass.
+    """
+
+    def __init__(self, app: App) -> None:
+        with app.db.read() as conn:
+            self.stored = {
+                (int(r.level), int(r.idx)): bytes(r.hash) for r in conn.execute(select(t_nodes))
+            }
+        self.pending: dict[int, list[bytes]] = {}
+        self.count: dict[int, int] = {}
+
+    def push(self, level: int, child: bytes) -> str | None:
+        buf = self.pending.setdefault(level, [])
+        buf.append(child)
+        if len(buf) < 16:
+            return None
+        node = perfect_root(buf)
+        buf.clear()
+        idx = self.count.get(level, 0)
+        self.count[level] = idx + 1
+        stored = self.stored.pop((level, idx), None)
+        if stored is None:
+            return f"ledger node (level {level}, index {idx}) is missing from ledger_nodes"
+        if stored != node:
+            return (
+                f"ledger node (level {level}, index {idx}) does not match the events "
+                "it covers (stored subtree hash altered)"
+            )
+        return self.push(level + 4, node)
 
 
 def _check_row(r: Any, expected_seq: int, last_hash: dict[str, str]) -> str | None:
