@@ -29,6 +29,7 @@ __all__ = [
     "policies",
     "rubrics",
     "runs",
+    "score_rollup",
     "scores",
     "templates",
 ]
@@ -148,6 +149,32 @@ scores = Table(
     Column("profile", Text, nullable=False),
     Column("scored_at", String(32), nullable=False),
     Column("last_seq", BigInteger, nullable=False),
+    # added by migration 0003_scoring (nullable so the upgrade needs no backfill)
+    Column("use_case", String(200), nullable=True),
+    Column("team", String(200), nullable=True),
+    Column("policy_version", String(50), nullable=True),
+    Column("started_at", String(32), nullable=True),
+    Column("flagged", Integer, nullable=True),
+    Column("facts", Text, nullable=True),
+    Index("ix_scores_group", "use_case", "policy_version"),
+    Index("ix_scores_flagged_started", "flagged", "started_at"),
+)
+
+#: Dashboard rollup of scores, maintained on write: additive counters per
+#: (dimension, key, month, bucket); see raidt.core.aggregate.
+score_rollup = Table(
+    "score_rollup",
+    metadata,
+    Column("dim", String(20), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("month", String(7), primary_key=True),
+    Column("bucket", String(30), primary_key=True),
+    Column("runs", BigInteger, nullable=False),
+    Column("s_responsibility", BigInteger, nullable=False),
+    Column("s_auditability", BigInteger, nullable=False),
+    Column("s_interpretability", BigInteger, nullable=False),
+    Column("s_dependability", BigInteger, nullable=False),
+    Column("s_traceability", BigInteger, nullable=False),
 )
 
 EVIDENCE_TABLES = ("events", "ledger_nodes", "checkpoints", "policies", "templates", "actors",

@@ -1,0 +1,409 @@
+"""Scoring service: gather a run's inputs, score it, store it, aggregate, find weak points.
+
+The pure work (checks, scores, readiness, weak points, aggregation) lives in the core; this
+service only gathers the inputs from the store — events, the policy version in force with
+its verbatim YAML, the rubric with its verbatim YAML, the actor directory, the comparable-
+runs summary, the result of verifying the run's hash chain — and persists results. The
+packs engineer bundles exactly :class:`ScoreInputs`, so a pack recomputes its score offline.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from raidt.core.actors import ActorDirectory
+from raidt.core.aggregate import RollupRow, summarise
+from raidt.core.canonical import canonical_json, from_json
+from raidt.core.checks import Comparables
+from raidt.core.events import Event
+from raidt.core.hashing import event_hash
+from raidt.core.policy import Policy, load_policy
+from raidt.core.projection import project
+from raidt.core.rubric import Rubric, load_rubric
+from raidt.core.scoring import ScoreProfile, score_run
+from raidt.core.timefmt import format_ts, parse_ts, utcnow
+from raidt.core.weakpoints import RunFacts, detect, run_facts
+from raidt.errors import NotFoundError, ValidationError
+from raidt.store import schema
+from raidt.store.registry import StoredDocument, VersionedDocuments
+from raidt.store.scores import ScoreStore, StoredScore
+
+if TYPE_CHECKING:
+    from raidt.services.app import App
+
+__all__ = [
+    "DEFAULT_RUBRIC",
+    "ScoreInputs",
+    "ScoringService",
+    "chain_problem",
+    "default_rubric_text",
+    "install_default_rubric",
+]
+
+#: (id, version) of the rubric shipped with RAIDT
+DEFAULT_RUBRIC = ("raidt-default", "1")
+
+Progress = Callable[[int, int], None]
+
+
+def default_rubric_text() -> str:
+    """The packaged YAML of ``raidt-default@1``."""
+    return (resources.files("raidt") / "policies" / "rubrics" / "raidt-default-1.yaml").read_text(
+        "utf-8"
+    )
+
+
+def install_default_rubric(app: App) -> bool:
+    """Add the packaged default rubric to the registry (True when it was new)."""
+    return ScoringService(app).add_rubric(default_rubric_text(), "raidt-default-1.yaml")
+
+
+def chain_problem(events: Sequence[Event]) -> str | None:
+    """Why a run's stored chain does not verify (hash or link), or None when it does."""
+    prev: str | None = None
+    for e in sorted(events, key=lambda x: x.seq):
+        if e.prev_hash != prev:
+            return f"event {e.id}: prev_hash does not match the previous event of the run"
+        if event_hash(e.body()) != e.hash:
+            return f"event {e.id}: stored hash does not match its content"
+        prev = e.hash
+    return None
+
+
+@dataclass(frozen=True)
+class ScoreInputs:
+    """Everything :func:`raidt.core.scoring.score_run` needs for one run, as recorded."""
+
+    run_id: str
+    events: list[Event]
+    policy: Policy | None
+    policy_text: str | None
+    rubric: Rubric
+    rubric_text: str
+    actors: ActorDirectory
+    comparables: Comparables | None
+    chain_ok: bool
+    as_of: datetime | None
+
+    def score(self) -> ScoreProfile:
+        return score_run(
+            self.events,
+            policy=self.policy,
+            rubric=self.rubric,
+            actors=self.actors,
+            comparables=self.comparables,
+            chain_ok=self.chain_ok,
+            as_of=self.as_of,
+        )
+
+
+def _config_key(value: Any) -> str | None:
+    return None if value is None else canonical_json(value).decode()
+
+
+class _Comparables:
+    """Tally of model configs and templates per (use case, policy version)."""
+
+    def __init__(self) -> None:
+        self.models: dict[tuple[str, str | None], Counter[str]] = {}
+        self.templates: dict[tuple[str, str | None], Counter[str]] = {}
+        self.runs: Counter[tuple[str, str | None]] = Counter()
+
+    def add(self, use_case: str | None, version: str | None, model: Any, template: Any) -> None:
+        if use_case is None:
+            return
+        key = (use_case, version)
+        self.runs[key] += 1
+        if model is not None:
+            self.models.setdefault(key, Counter())[_config_key(model) or ""] += 1
+        if isinstance(template, dict) and template.get("id"):
+            t = {"id": str(template["id"]), "version": str(template.get("version"))}
+            self.templates.setdefault(key, Counter())[_config_key(t) or ""] += 1
+
+    def get(self, use_case: str | None, version: str | None) -> Comparables | None:
+        if use_case is None or (use_case, version) not in self.runs:
+            return None
+        key = (use_case, version)
+
+        def modal(c: Counter[str] | None) -> Any:
+            # the usual configuration is one held by a strict majority; without one there
+            # is nothing to drift from (and the answer never depends on scan order)
+            if not c:
+                return None
+            best = max(c.items(), key=lambda kv: (kv[1], kv[0]))
+            return from_json(best[0]) if 2 * best[1] > sum(c.values()) else None
+
+        return Comparables(
+            use_case=use_case,
+            policy_version=version,
+            runs=self.runs[key],
+            model=modal(self.models.get(key)),
+            template=modal(self.templates.get(key)),
+        )
+
+
+class ScoringService:
+    """Score runs of one store against a rubric from its registry."""
+
+    def __init__(
+        self, app: App, rubric_id: str = DEFAULT_RUBRIC[0], rubric_version: str | None = None
+    ) -> None:
+        self.app = app
+        self.scores = ScoreStore(app.db)
+        self.rubrics = VersionedDocuments(app.db, schema.rubrics, "rubric")
+        self._rubric_ref = (rubric_id, rubric_version)
+        self._rubric: tuple[Rubric, str] | None = None
+        self._policies: dict[tuple[str, str], tuple[Policy, str] | None] = {}
+        self._versions: dict[str, list[tuple[datetime, Policy, str]]] = {}
+        self._actors: ActorDirectory | None = None
+        self._comparables: _Comparables | None = None
+
+    # --- rubric registry -----------------------------------------------------------------
+
+    def add_rubric(self, text: str, source: str) -> bool:
+        """Validate rubric YAML and add it (append-only; True when it was new).
+
+        Raises:
+            ValidationError: the text is not a valid rubric (names ``source:line`` and field),
+                or the same id and version are stored with different content.
+        """
+        rubric = load_rubric(text, source)
+        return self.rubrics.add(rubric.id, rubric.version, rubric.content_hash, text)
+
+    def list_rubrics(self) -> list[StoredDocument]:
+        return self.rubrics.all()
+
+    def rubric_doc(self, rubric_id: str, version: str | None = None) -> StoredDocument:
+        """A stored rubric version (the latest added when ``version`` is None)."""
+        if version is not None:
+            doc = self.rubrics.get(rubric_id, version)
+        else:
+            docs = self.rubrics.versions(rubric_id)
+            doc = docs[-1] if docs else None
+        if doc is None:
+            known = ", ".join(f"{d.id}@{d.version}" for d in self.rubrics.all()) or "none"
+            want = rubric_id + (f"@{version}" if version else "")
+            raise NotFoundError(f"unknown rubric {want}; known rubrics: {known}")
+        return doc
+
+    def rubric(self) -> tuple[Rubric, str]:
+        """The rubric this service scores with, and its verbatim YAML.
+
+        Falls back to the packaged default when the registry does not hold it yet (a store
+        created before ``raidt init`` installed it).
+        """
+        if self._rubric is None:
+            rid, ver = self._rubric_ref
+            try:
+                doc = self.rubric_doc(rid, ver)
+                text, source = doc.body, f"rubric {doc.id}@{doc.version}"
+            except NotFoundError:
+                if (rid, ver) not in (DEFAULT_RUBRIC, (DEFAULT_RUBRIC[0], None)):
+                    raise
+                text, source = default_rubric_text(), "raidt-default-1.yaml"
+            self._rubric = (load_rubric(text, source), text)
+        return self._rubric
+
+    # --- inputs --------------------------------------------------------------------------
+
+    def actors(self) -> ActorDirectory:
+        if self._actors is None:
+            from raidt.services.policies import PolicyService
+
+            self._actors = PolicyService(self.app).actor_directory()
+        return self._actors
+
+    def _policy(self, events: Sequence[Event]) -> tuple[Policy, str] | None:
+        state = project(events[0].run_id, sorted(events, key=lambda e: e.seq)) if events else None
+        if state is None or not state.policy_id:
+            return None
+        pid = state.policy_id
+        if state.policy_version:
+            key = (pid, state.policy_version)
+            if key not in self._policies:
+                self._policies[key] = self._load_policy(pid, state.policy_version)
+            return self._policies[key]
+        if not state.started_at:
+            return None
+        return self._in_force(pid, parse_ts(state.started_at))
+
+    def _load_policy(self, pid: str, version: str) -> tuple[Policy, str] | None:
+        from raidt.services.policies import PolicyService
+
+        svc = PolicyService(self.app)
+        try:
+            return svc.get(pid, version), svc.policy_text(pid, version)
+        except (NotFoundError, ValidationError):
+            return None
+
+    def _in_force(self, pid: str, at: datetime) -> tuple[Policy, str] | None:
+        """Same rule as ``PolicyService.policy_in_force``, over a cached version list."""
+        if pid not in self._versions:
+            docs = VersionedDocuments(self.app.db, schema.policies, "policy").versions(pid)
+            parsed = []
+            for d in docs:
+                try:
+                    parsed.append(
+                        (d.added_at, load_policy(d.body, f"policy {d.id}@{d.version}"), d.body)
+                    )
+                except ValidationError:
+                    continue
+            self._versions[pid] = parsed
+        versions = self._versions[pid]
+        if not versions:
+            return None
+        chosen = None
+        for added, pol, text in versions:
+            if added <= at and (pol.effective_from is None or pol.effective_from <= at.date()):
+                chosen = (pol, text)
+        return chosen or (versions[0][1], versions[0][2])
+
+    def _comparables_for(self, use_case: str | None, version: str | None) -> Comparables | None:
+        if use_case is None:
+            return None
+        if self._comparables is None:
+            tally = _Comparables()
+            for uc, pv, model, tmpl in self.scores.iter_run_configs(
+                use_case=use_case, policy_version=version
+            ):
+                tally.add(uc, pv, model, tmpl)
+            return tally.get(use_case, version)
+        return self._comparables.get(use_case, version)
+
+    def inputs_for(self, run_id: str, events: Sequence[Event] | None = None) -> ScoreInputs:
+        """The recorded inputs of one run's score (what an evidence pack bundles).
+
+        Raises:
+            NotFoundError: no run with that id.
+        """
+        evs = list(events) if events is not None else self.app.events.run_events(run_id)
+        if not evs:
+            raise NotFoundError(f"no run with id {run_id!r}")
+        rubric, rubric_text = self.rubric()
+        found = self._policy(evs)
+        state = project(run_id, sorted(evs, key=lambda e: e.seq))
+        closed = state.status == "closed"
+        return ScoreInputs(
+            run_id=run_id,
+            events=evs,
+            policy=found[0] if found else None,
+            policy_text=found[1] if found else None,
+            rubric=rubric,
+            rubric_text=rubric_text,
+            actors=self.actors(),
+            comparables=self._comparables_for(state.use_case, state.policy_version),
+            chain_ok=chain_problem(evs) is None,
+            as_of=None if closed else utcnow().replace(microsecond=0),
+        )
+
+    # --- scoring -------------------------------------------------------------------------
+
+    def _stored(self, inputs: ScoreInputs, profile: ScoreProfile, now: str) -> StoredScore:
+        facts = run_facts(
+            inputs.events, policy=inputs.policy, comparables=inputs.comparables, as_of=inputs.as_of
+        )
+        return StoredScore(
+            profile=profile.to_json(), facts=facts.to_json(), flagged=facts.flagged, scored_at=now
+        )
+
+    def score(self, run_id: str, *, store: bool = True) -> ScoreProfile:
+        """Score one run from the store (and keep the profile, rollup included)."""
+        inputs = self.inputs_for(run_id)
+        profile = inputs.score()
+        if store:
+            self.scores.save([self._stored(inputs, profile, format_ts(utcnow()))])
+        return profile
+
+    def stored(self, run_id: str) -> dict[str, Any] | None:
+        """The stored profile of a run, if it was scored."""
+        return self.scores.get(run_id)
+
+    def score_all(
+        self, progress: Progress | None = None, *, by: str | None = None, batch: int = 1000
+    ) -> dict[str, Any]:
+        """Rescore every run, streaming (memory flat), then rebuild the dashboard rollup.
+
+        Returns ``{"runs", "readiness": {level: n}}`` plus ``aggregate`` when ``by`` is set.
+        """
+        tally = _Comparables()
+        for uc, pv, model, tmpl in self.scores.iter_run_configs():
+            tally.add(uc, pv, model, tmpl)
+        self._comparables = tally
+        total = sum(tally.runs.values()) or self.app.events.count_runs()
+        rollup: dict[tuple[str, str, str, str], RollupRow] = {}
+        counts: Counter[str] = Counter()
+        pending: list[StoredScore] = []
+        now = format_ts(utcnow())
+        done = 0
+        for run_id, events in self.app.events.iter_runs():
+            inputs = self.inputs_for(run_id, events)
+            profile = inputs.score()
+            item = self._stored(inputs, profile, now)
+            counts[profile.readiness] += 1
+            for row in item.rollup():
+                have = rollup.get(row.ident())
+                if have is None:
+                    rollup[row.ident()] = row
+                else:
+                    have.runs += row.runs
+                    have.sums = [a + b for a, b in zip(have.sums, row.sums, strict=True)]
+            pending.append(item)
+            done += 1
+            if len(pending) >= batch:
+                self.scores.save(pending, update_rollup=False)
+                pending = []
+                if progress:
+                    progress(done, total)
+        self.scores.save(pending, update_rollup=False)
+        self.scores.rebuild_rollup(rollup.values())
+        if progress:
+            progress(done, max(total, done))
+        out: dict[str, Any] = {"runs": done, "readiness": dict(sorted(counts.items()))}
+        if by:
+            out["aggregate"] = self.aggregate(by)
+        return out
+
+    # --- dashboards ----------------------------------------------------------------------
+
+    def aggregate(
+        self, by: str, since: str | None = None, until: str | None = None
+    ) -> dict[str, Any]:
+        """Per-group readiness counts, mean pillar scores and monthly trend.
+
+        Reads the rollup maintained on write, so it answers in milliseconds over a million
+        scored runs. ``since``/``until`` are compared by month.
+
+        Raises:
+            ValidationError: ``by`` is not one of use_case, team, reviewer, month, obligation.
+        """
+        try:
+            return summarise(
+                self.scores.rollup(by, since=since, until=until), by, since=since, until=until
+            )
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+    def iter_facts(self, since: str | None = None, until: str | None = None) -> Iterator[RunFacts]:
+        for d in self.scores.iter_facts(since=since, until=until):
+            yield RunFacts.from_json(d)
+
+    def weakpoints(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Weak points among scored runs started in ``[since, until)`` (ISO dates)."""
+        return detect(self.iter_facts(_day(since), _day(until)))
+
+
+def _day(value: str | None) -> str | None:
+    """Accept a date or timestamp; compare as text against stored UTC timestamps."""
+    if value is None:
+        return None
+    try:
+        return format_ts(parse_ts(value)) if "T" in value else value
+    except ValueError as exc:
+        raise ValidationError(f"not a date or timestamp: {value!r} ({exc})") from None

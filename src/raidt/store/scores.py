@@ -1,0 +1,249 @@
+"""Persistence of score profiles and the dashboard rollup.
+
+Scores are derived data (recomputable from events + policy + rubric), so the latest profile
+per run is upserted. Dashboards do not scan a million profiles: every write also applies the
+profile's additive contribution to ``score_rollup`` (removing the contribution of the
+profile it replaces), so an aggregate by use case, team, reviewer, month or obligation reads
+a few hundred rollup rows. Bulk rescoring rebuilds the rollup once at the end instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from raidt.core.aggregate import RollupRow, merge, rollup_rows
+from raidt.core.rubric import PILLARS
+from raidt.store.db import Database
+from raidt.store.schema import runs as t_runs
+from raidt.store.schema import score_rollup as t_rollup
+from raidt.store.schema import scores as t_scores
+
+__all__ = ["ScoreStore", "StoredScore"]
+
+_CHUNK = 500
+_SUM_COLS = tuple(f"s_{p.value}" for p in PILLARS)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScore:
+    """One profile ready to store, with the facts weak-point detection reads."""
+
+    profile: dict[str, Any]
+    facts: dict[str, Any]
+    flagged: bool
+    scored_at: str
+
+    @property
+    def run_id(self) -> str:
+        return str(self.profile["run_id"])
+
+    def rollup(self, sign: int = 1) -> list[RollupRow]:
+        return rollup_rows(self.profile, self.facts.get("reviewers") or (), sign)
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class ScoreStore:
+    """The ``scores`` and ``score_rollup`` tables of one database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
+
+    # --- writing ------------------------------------------------------------------------
+
+    def save(self, items: Sequence[StoredScore], *, update_rollup: bool = True) -> None:
+        """Upsert profiles (one transaction) and keep the rollup in step."""
+        if items:
+            with self.db.write() as conn:
+                self.save_in(conn, items, update_rollup=update_rollup)
+
+    def save_in(
+        self, conn: Connection, items: Sequence[StoredScore], *, update_rollup: bool = True
+    ) -> None:
+        """Like :meth:`save`, inside a write transaction the caller holds."""
+        latest: dict[str, StoredScore] = {i.run_id: i for i in items}
+        if update_rollup:
+            deltas: list[RollupRow] = []
+            for old in self._load(conn, list(latest)):
+                deltas += old.rollup(-1)
+            for item in latest.values():
+                deltas += item.rollup(1)
+            self._apply(conn, merge(deltas).values())
+        rows = []
+        for item in latest.values():
+            p, run = item.profile, item.profile.get("run") or {}
+            rows.append(
+                {
+                    "run_id": item.run_id,
+                    "rubric_id": p["rubric"]["id"],
+                    "rubric_version": p["rubric"]["version"],
+                    "readiness": p["readiness"],
+                    "pillars": _dumps(p["pillars"]),
+                    "profile": _dumps(p),
+                    "scored_at": item.scored_at,
+                    "last_seq": int(
+                        (p.get("inputs") or {}).get("events", {}).get("last_seq") or -1
+                    ),
+                    "use_case": run.get("use_case"),
+                    "team": run.get("team"),
+                    "policy_version": run.get("policy_version"),
+                    "started_at": run.get("started_at"),
+                    "flagged": 1 if item.flagged else 0,
+                    "facts": _dumps(item.facts),
+                }
+            )
+        stmt = self._insert(t_scores)
+        cols = {c: stmt.excluded[c] for c in rows[0] if c != "run_id"} if rows else {}
+        if rows:
+            conn.execute(stmt.on_conflict_do_update(index_elements=["run_id"], set_=cols), rows)
+
+    def _load(self, conn: Connection, run_ids: list[str]) -> Iterator[StoredScore]:
+        for i in range(0, len(run_ids), _CHUNK):
+            chunk = run_ids[i : i + _CHUNK]
+            for r in conn.execute(
+                select(
+                    t_scores.c.profile, t_scores.c.facts, t_scores.c.flagged, t_scores.c.scored_at
+                ).where(t_scores.c.run_id.in_(chunk))
+            ):
+                yield StoredScore(
+                    orjson.loads(r.profile),
+                    orjson.loads(r.facts or "{}"),
+                    bool(r.flagged),
+                    r.scored_at,
+                )
+
+    def _apply(self, conn: Connection, rows: Iterable[RollupRow]) -> None:
+        values = [
+            {
+                "dim": r.dim,
+                "key": r.key[:200],
+                "month": r.month,
+                "bucket": r.bucket,
+                "runs": r.runs,
+                **{c: int(s) for c, s in zip(_SUM_COLS, r.sums, strict=True)},
+            }
+            for r in rows
+        ]
+        if not values:
+            return
+        stmt = self._insert(t_rollup)
+        add = {c: t_rollup.c[c] + stmt.excluded[c] for c in ("runs", *_SUM_COLS)}
+        conn.execute(
+            stmt.on_conflict_do_update(index_elements=["dim", "key", "month", "bucket"], set_=add),
+            values,
+        )
+
+    def rebuild_rollup(self, rows: Iterable[RollupRow]) -> None:
+        """Replace the whole rollup with ``rows`` (after a full rescore)."""
+        merged = merge(rows)
+        with self.db.write() as conn:
+            conn.execute(delete(t_rollup))
+            values = list(merged.values())
+            for i in range(0, len(values), 2000):
+                self._apply(conn, values[i : i + 2000])
+
+    # --- reading ------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        """The stored profile of ``run_id`` (JSON data), or None."""
+        with self.db.read() as conn:
+            text = conn.execute(
+                select(t_scores.c.profile).where(t_scores.c.run_id == run_id)
+            ).scalar_one_or_none()
+        return None if text is None else dict(orjson.loads(text))
+
+    def rollup(
+        self, dim: str, *, since: str | None = None, until: str | None = None
+    ) -> list[RollupRow]:
+        """Rollup rows of one dimension, optionally within months ``since``..``until``."""
+        q = select(t_rollup).where(t_rollup.c.dim == dim, t_rollup.c.runs != 0)
+        if since:
+            q = q.where(t_rollup.c.month >= since[:7])
+        if until:
+            q = q.where(t_rollup.c.month <= until[:7])
+        with self.db.read() as conn:
+            return [
+                RollupRow(
+                    r.dim,
+                    r.key,
+                    r.month,
+                    r.bucket,
+                    int(r.runs),
+                    [float(getattr(r, c)) for c in _SUM_COLS],
+                )
+                for r in conn.execute(q)
+            ]
+
+    def iter_facts(
+        self,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        flagged_only: bool = False,
+        batch: int = 5000,
+    ) -> Iterator[dict[str, Any]]:
+        """Stored run facts in run-id order, streamed in keyset pages (memory flat)."""
+        last = ""
+        while True:
+            q = select(t_scores.c.run_id, t_scores.c.facts).where(t_scores.c.run_id > last)
+            if flagged_only:
+                q = q.where(t_scores.c.flagged == 1)
+            if since:
+                q = q.where(t_scores.c.started_at >= since)
+            if until:
+                q = q.where(t_scores.c.started_at < until)
+            with self.db.read() as conn:
+                rows = conn.execute(q.order_by(t_scores.c.run_id).limit(batch)).all()
+            if not rows:
+                return
+            for r in rows:
+                if r.facts:
+                    yield dict(orjson.loads(r.facts))
+            last = rows[-1].run_id
+
+    def count(self) -> int:
+        from sqlalchemy import func
+
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(t_scores)).scalar_one())
+
+    # --- comparable runs -----------------------------------------------------------------
+
+    def iter_run_configs(
+        self, *, use_case: str | None = None, policy_version: str | None = None, batch: int = 20000
+    ) -> Iterator[tuple[str, str | None, Any, Any]]:
+        """(use case, policy version, model config, template) of projected runs, streamed.
+
+        Reads the run projection (not events), so tallying comparable runs over a million
+        runs is one pass over one table.
+        """
+        last = ""
+        while True:
+            q = select(
+                t_runs.c.run_id, t_runs.c.use_case, t_runs.c.policy_version, t_runs.c.state
+            ).where(t_runs.c.run_id > last)
+            if use_case is not None:
+                q = q.where(t_runs.c.use_case == use_case)
+                q = q.where(
+                    t_runs.c.policy_version.is_(None)
+                    if policy_version is None
+                    else t_runs.c.policy_version == policy_version
+                )
+            with self.db.read() as conn:
+                rows = conn.execute(q.order_by(t_runs.c.run_id).limit(batch)).all()
+            if not rows:
+                return
+            for r in rows:
+                st = orjson.loads(r.state)
+                yield r.use_case, r.policy_version, st.get("model"), st.get("template")
+            last = rows[-1].run_id
