@@ -238,6 +238,9 @@ def main() -> None:
 
 
 # --- sub-command groups (each module owns its commands) ---
+from raidt.cli.score import score_app  # noqa: E402
+
+app.add_typer(score_app)
 from raidt.cli.policy import actors_app, policy_app, template_app  # noqa: E402
 
 app.add_typer(policy_app, name="policy")
