@@ -16,7 +16,10 @@ from raidt.cli._common import console, fail, open_app, print_json, progress, run
 from raidt.core.timefmt import format_ts
 
 app = typer.Typer(
-    name="raidt", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    name="raidt",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
     help="Run-level evidence, tamper-evident ledger and governance readiness for GenAI use.",
 )
 
@@ -28,8 +31,9 @@ def init() -> None:
         _ = a.signing_key
         installed = _install_defaults(a)
         note = a.checkpoint()
-        console.print(f"[green]✓[/] store ready at [bold]{a.settings.home}[/] "
-                      f"({a.db.dialect}); {installed}")
+        console.print(
+            f"[green]✓[/] store ready at [bold]{a.settings.home}[/] ({a.db.dialect}); {installed}"
+        )
         console.print(f"  checkpoint: tree size {note.splitlines()[1]}")
 
 
@@ -55,7 +59,9 @@ def _install_defaults(a: object) -> str:
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="JSONL events (DESIGN 6.1) or CSV run records")],
-    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="import good lines, list bad")] = False,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="import good lines, list bad")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Import recorded history; a bad line is named and nothing is stored."""
@@ -69,8 +75,13 @@ def import_(
 
         result = import_file(a, file, skip_bad=skip_bad, progress=tick)
     if as_json:
-        print_json({"events": result.events, "runs": result.runs,
-                    "skipped": [e.diagnostic() for e in result.skipped]})
+        print_json(
+            {
+                "events": result.events,
+                "runs": result.runs,
+                "skipped": [e.diagnostic() for e in result.skipped],
+            }
+        )
         return
     for e in result.skipped:
         console.print(f"[yellow]skipped[/] {e.diagnostic()}", highlight=False)
@@ -89,26 +100,63 @@ def runs(
 ) -> None:
     """List runs (newest first)."""
     with run_cli(), open_app() as a:
-        states = a.events.list_runs(use_case=use_case, team=team, status=status,
-                                    since=_ts(since), until=_ts(until),
-                                    limit=limit if (limit or as_json) else limit or 50)
+        states = a.events.list_runs(
+            use_case=use_case,
+            team=team,
+            status=status,
+            since=_ts(since),
+            until=_ts(until),
+            limit=limit if (limit or as_json) else limit or 50,
+        )
         readiness = _readiness(a, [s.run_id for s in states])
     if as_json:
-        print_json([{"id": s.run_id, "use_case": s.use_case, "team": s.team,
-                     "status": s.status, "risk_level": s.risk_level, "initiator": s.initiator,
-                     "reviewers": list(s.reviewers), "disposition": s.disposition,
-                     "started_at": s.started_at, "closed_at": s.closed_at,
-                     "events": s.event_count, "readiness": readiness.get(s.run_id)}
-                    for s in states])
+        print_json(
+            [
+                {
+                    "id": s.run_id,
+                    "use_case": s.use_case,
+                    "team": s.team,
+                    "status": s.status,
+                    "risk_level": s.risk_level,
+                    "initiator": s.initiator,
+                    "reviewers": list(s.reviewers),
+                    "disposition": s.disposition,
+                    "started_at": s.started_at,
+                    "closed_at": s.closed_at,
+                    "events": s.event_count,
+                    "readiness": readiness.get(s.run_id),
+                }
+                for s in states
+            ]
+        )
         return
     table = Table(title=f"{len(states)} runs", header_style="bold")
-    for col in ("run", "use case", "team", "status", "risk", "initiator", "reviewer",
-                "disposition", "started", "readiness"):
+    for col in (
+        "run",
+        "use case",
+        "team",
+        "status",
+        "risk",
+        "initiator",
+        "reviewer",
+        "disposition",
+        "started",
+        "readiness",
+    ):
         table.add_column(col)
     for s in states:
-        table.add_row(s.run_id, s.use_case or "", s.team or "", s.status, s.risk_level or "",
-                      s.initiator or "", ",".join(s.reviewers), s.disposition or "",
-                      (s.started_at or "")[:19], readiness.get(s.run_id) or "")
+        table.add_row(
+            s.run_id,
+            s.use_case or "",
+            s.team or "",
+            s.status,
+            s.risk_level or "",
+            s.initiator or "",
+            ",".join(s.reviewers),
+            s.disposition or "",
+            (s.started_at or "")[:19],
+            readiness.get(s.run_id) or "",
+        )
     console.print(table)
 
 
@@ -145,17 +193,25 @@ def show(
     if as_json:
         print_json({"run": state.to_dict(), "events": [e.to_json_dict() for e in events]})
         return
-    console.print(f"[bold]run {run_id}[/] · {state.use_case} · team {state.team} · "
-                  f"risk {state.risk_level} · status [bold]{state.status}[/]"
-                  + (f" · disposition {state.disposition}" if state.disposition else ""))
+    console.print(
+        f"[bold]run {run_id}[/] · {state.use_case} · team {state.team} · "
+        f"risk {state.risk_level} · status [bold]{state.status}[/]"
+        + (f" · disposition {state.disposition}" if state.disposition else "")
+    )
     if state.purpose:
         console.print(f"purpose: {state.purpose}", highlight=False)
     table = Table(header_style="bold")
     for col in ("#", "when (UTC)", "event", "who", "role", "details"):
         table.add_column(col, overflow="fold")
     for i, e in enumerate(events, 1):
-        table.add_row(str(i), format_ts(e.at), e.type.value, e.actor.id, e.actor.role.value,
-                      _summary(e.payload))
+        table.add_row(
+            str(i),
+            format_ts(e.at),
+            e.type.value,
+            e.actor.id,
+            e.actor.role.value,
+            _summary(e.payload),
+        )
     console.print(table)
 
 
@@ -170,8 +226,9 @@ def _summary(payload: dict[str, object], width: int = 90) -> str:
 
 @app.command()
 def checkpoint(
-    export: Annotated[Path | None, typer.Option("--export", help="write the signed note here")]
-    = None,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="write the signed note here")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Sign the current tree head (C2SP tlog-checkpoint) and print or export it."""
@@ -185,35 +242,47 @@ def checkpoint(
         export.with_suffix(".pub.pem").write_text(pem)
     if as_json:
         lines = note.splitlines()
-        print_json({"origin": lines[0], "tree_size": int(lines[1]), "root_hash": lines[2],
-                    "note": note})
+        print_json(
+            {"origin": lines[0], "tree_size": int(lines[1]), "root_hash": lines[2], "note": note}
+        )
         return
     console.print(note, highlight=False, end="")
     if export:
-        console.print(f"[green]✓[/] written to {export} (public key {export.with_suffix('.pub.pem')})")
+        console.print(
+            f"[green]✓[/] written to {export} (public key {export.with_suffix('.pub.pem')})"
+        )
 
 
 @app.command()
 def verify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    all_problems: Annotated[bool, typer.Option("--all", help="keep going after the first")]
-    = False,
+    all_problems: Annotated[bool, typer.Option("--all", help="keep going after the first")] = False,
 ) -> None:
     """Verify the whole store: event hashes, run chains, ledger and signed checkpoints."""
     from raidt.services.verification import verify_store
 
     with run_cli(), open_app() as a, progress() as bar:
         task = bar.add_task("verifying", total=None)
-        report = verify_store(a, lambda d, t: bar.update(task, completed=d, total=t),
-                              stop_at_first=not all_problems)
+        report = verify_store(
+            a, lambda d, t: bar.update(task, completed=d, total=t), stop_at_first=not all_problems
+        )
     if as_json:
-        print_json({"ok": report.ok, "events": report.events, "runs": report.runs,
-                    "checkpoints": report.checkpoints,
-                    "latest_tree_size": report.latest_tree_size,
-                    "first_bad_event": report.first_bad_event, "problems": report.problems})
+        print_json(
+            {
+                "ok": report.ok,
+                "events": report.events,
+                "runs": report.runs,
+                "checkpoints": report.checkpoints,
+                "latest_tree_size": report.latest_tree_size,
+                "first_bad_event": report.first_bad_event,
+                "problems": report.problems,
+            }
+        )
     elif report.ok:
-        console.print(f"[green]✓ intact[/]: {report.events} events in {report.runs} runs; "
-                      f"chains, ledger and {report.checkpoints} signed checkpoints verified")
+        console.print(
+            f"[green]✓ intact[/]: {report.events} events in {report.runs} runs; "
+            f"chains, ledger and {report.checkpoints} signed checkpoints verified"
+        )
     if not report.ok:
         if not as_json:
             for p in report.problems[1:]:
@@ -246,3 +315,7 @@ from raidt.cli.policy import actors_app, policy_app, template_app  # noqa: E402
 app.add_typer(policy_app, name="policy")
 app.add_typer(template_app, name="template")
 app.add_typer(actors_app, name="actors")
+from raidt.cli.pack import pack_app, report  # noqa: E402
+
+app.add_typer(pack_app, name="pack")
+app.command("report")(report)
