@@ -58,8 +58,9 @@ def _fresh_url(engine: str, pg_server: str | None) -> str:
     return make_url(pg_server).set(database=name).render_as_string(hide_password=False)
 
 
-def batched(engine: str, pg: str | None, events: list[EventIn], writers: int,
-            batch: int = 1000) -> float:
+def batched(
+    engine: str, pg: str | None, events: list[EventIn], writers: int, batch: int = 1000
+) -> float:
     store = EventStore(open_database(_fresh_url(engine, pg)))
     chunks = [events[i : i + batch] for i in range(0, len(events), batch)]
     per_writer = [chunks[w::writers] for w in range(writers)]
@@ -93,8 +94,12 @@ def single(engine: str, pg: str | None, events: list[EventIn]) -> float:
 def peers_limits(reps: int) -> dict[str, float]:
     if not PEERS.exists():
         return {}
-    out = subprocess.run([sys.executable, str(PEERS), "limits", "--reps", str(reps)],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, str(PEERS), "limits", "--reps", str(reps)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     data = json.loads(out.stdout.strip().splitlines()[-1])
     return {row["case"]: row["rows_per_s_median"] for row in data["sqlite"]}
 
@@ -125,9 +130,11 @@ def main() -> None:
             for eng in engines:
                 for w in (1, 4):
                     results.setdefault(f"{eng} batched x1000, {w} writer(s)", []).append(
-                        batched(eng, pg, events, w))
+                        batched(eng, pg, events, w)
+                    )
                 results.setdefault(f"{eng} single-event appends", []).append(
-                    single(eng, pg, events[: args.single]))
+                    single(eng, pg, events[: args.single])
+                )
         limits = peers_limits(args.reps)
     finally:
         if cluster:

@@ -33,9 +33,22 @@ class Cluster:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
-        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D",
-                        str(self.directory / "data"), "-m", "immediate", "stop"],
-                       capture_output=True, check=False)
+        subprocess.run(
+            [
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.directory / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            check=False,
+        )
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -56,10 +69,35 @@ def start() -> Cluster:
     shutil.chown(d, "postgres")
     port = _free_port()
     run = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*run, str(PG_BIN / "initdb"), "-D", str(d / "data"), "-A", "trust", "-U",
-                    "postgres", "--no-sync"], check=True, capture_output=True)
-    subprocess.run([*run, str(PG_BIN / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "log"),
-                    "-w", "start", "-o",
-                    f"-k {d} -p {port} -c listen_addresses=127.0.0.1 -c max_connections=200"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            *run,
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(d / "data"),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *run,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(d / "data"),
+            "-l",
+            str(d / "log"),
+            "-w",
+            "start",
+            "-o",
+            f"-k {d} -p {port} -c listen_addresses=127.0.0.1 -c max_connections=200",
+        ],
+        check=True,
+        capture_output=True,
+    )
     return Cluster(d, port)

@@ -13,16 +13,32 @@ from raidt.services.demo_data import DemoGenerator
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
-def ev(run_id: str, etype: str, actor: str = "u-1", role: str = "initiator",
-       payload: dict[str, Any] | None = None, at: datetime | None = None,
-       minutes: float = 0) -> EventIn:
-    return EventIn(run_id=run_id, type=EventType(etype), at=at or T0 + timedelta(minutes=minutes),
-                   actor=ActorRef(id=actor, role=Role(role)), payload=payload or {})
+def ev(
+    run_id: str,
+    etype: str,
+    actor: str = "u-1",
+    role: str = "initiator",
+    payload: dict[str, Any] | None = None,
+    at: datetime | None = None,
+    minutes: float = 0,
+) -> EventIn:
+    return EventIn(
+        run_id=run_id,
+        type=EventType(etype),
+        at=at or T0 + timedelta(minutes=minutes),
+        actor=ActorRef(id=actor, role=Role(role)),
+        payload=payload or {},
+    )
 
 
 def started(run_id: str, **kw: Any) -> EventIn:
-    payload = {"use_case": "meeting-notes", "team": "product", "purpose": "notes",
-               "risk_level": "low", **kw}
+    payload = {
+        "use_case": "meeting-notes",
+        "team": "product",
+        "purpose": "notes",
+        "risk_level": "low",
+        **kw,
+    }
     return ev(run_id, "run.started", payload=payload)
 
 

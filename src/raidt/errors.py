@@ -56,8 +56,14 @@ class ValidationError(RaidtError):
 class ImportFileError(ValidationError):
     code = "import_error"
 
-    def __init__(self, message: str, *, line: int | None = None, field: str | None = None,
-                 source: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        field: str | None = None,
+        source: str | None = None,
+    ) -> None:
         where = ":".join(str(x) for x in (source, line) if x is not None)
         prefix = f"{where}: " if where else ""
         what = f"field '{field}': " if field else ""

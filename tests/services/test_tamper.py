@@ -6,6 +6,7 @@ a superuser account could, then alters the log behind the application's back.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,21 +46,29 @@ def app(tmp_path: Path, db_url: str) -> App:
 
 def _middle_event(app: App) -> tuple[int, str, str]:
     with app.db.read() as c:
-        row = c.execute(text(
-            "SELECT seq, id, run_id FROM events WHERE prev_hash IS NOT NULL "
-            "ORDER BY seq LIMIT 1 OFFSET 10")).one()
+        row = c.execute(
+            text(
+                "SELECT seq, id, run_id FROM events WHERE prev_hash IS NOT NULL "
+                "ORDER BY seq LIMIT 1 OFFSET 10"
+            )
+        ).one()
     return int(row.seq), str(row.id), str(row.run_id)
 
 
-@pytest.mark.parametrize("column,value", [
-    ("payload", "REPLACE(payload, 'a', 'b')"),
-    ("actor_id", "'u-mallory'"),
-    ("at", "'2026-01-01T00:00:00Z'"),
-    ("type", "'review.rejected'"),
-])
+@pytest.mark.parametrize(
+    "column,value",
+    [
+        ("payload", "REPLACE(payload, 'a', 'b')"),
+        ("actor_id", "'u-mallory'"),
+        ("at", "'2026-01-01T00:00:00Z'"),
+        ("type", "'review.rejected'"),
+    ],
+)
 def test_one_changed_field_is_caught(app: App, column: str, value: str) -> None:
     seq, eid, _ = _middle_event(app)
-    _tamper(app, lambda c: c.execute(text(f"UPDATE events SET {column} = {value} WHERE seq = {seq}")))
+    _tamper(
+        app, lambda c: c.execute(text(f"UPDATE events SET {column} = {value} WHERE seq = {seq}"))
+    )
     report = verify_store(app)
     assert not report.ok
     assert report.first_bad_event == eid
@@ -72,24 +81,40 @@ def test_one_flipped_byte_in_payload_is_caught(app: App) -> None:
         payload = c.execute(text(f"SELECT payload FROM events WHERE seq = {seq}")).scalar_one()
     i = payload.index('"', 2) + 1
     flipped = payload[:i] + chr(ord(payload[i]) ^ 1) + payload[i + 1 :]
-    _tamper(app, lambda c: c.execute(text("UPDATE events SET payload = :p WHERE seq = :s"),
-                                     {"p": flipped, "s": seq}))
+    _tamper(
+        app,
+        lambda c: c.execute(
+            text("UPDATE events SET payload = :p WHERE seq = :s"), {"p": flipped, "s": seq}
+        ),
+    )
     report = verify_store(app)
     assert not report.ok and report.first_bad_event == eid
 
 
 def test_rewritten_content_with_fresh_hash_is_caught(app: App) -> None:
     """The attacker recomputes the event's own hash and leaf: the next link or the root breaks."""
-    seq, eid, run_id = _middle_event(app)
+    seq, _, _ = _middle_event(app)
     with app.db.read() as c:
         r = c.execute(text(f"SELECT * FROM events WHERE seq = {seq}")).one()
-    body = {"id": r.id, "run_id": r.run_id, "type": r.type, "at": r.at,
-            "actor": {"id": "u-mallory", "role": r.actor_role},
-            "payload": __import__("orjson").loads(r.payload), "prev_hash": r.prev_hash}
+    body = {
+        "id": r.id,
+        "run_id": r.run_id,
+        "type": r.type,
+        "at": r.at,
+        "actor": {"id": "u-mallory", "role": r.actor_role},
+        "payload": __import__("orjson").loads(r.payload),
+        "prev_hash": r.prev_hash,
+    }
     h = event_hash(body)
-    _tamper(app, lambda c: c.execute(
-        text("UPDATE events SET actor_id = 'u-mallory', hash = :h, leaf_hash = :l WHERE seq = :s"),
-        {"h": h, "l": leaf_hash(body, h), "s": seq}))
+    _tamper(
+        app,
+        lambda c: c.execute(
+            text(
+                "UPDATE events SET actor_id = 'u-mallory', hash = :h, leaf_hash = :l WHERE seq = :s"
+            ),
+            {"h": h, "l": leaf_hash(body, h), "s": seq},
+        ),
+    )
     report = verify_store(app)
     assert not report.ok
     assert "prev_hash" in report.problems[0] or "signed checkpoint" in report.problems[0]
@@ -104,10 +129,19 @@ def test_deleted_event_is_caught(app: App) -> None:
 
 def test_events_of_one_run_reordered_are_caught(app: App) -> None:
     with app.db.read() as c:
-        rid = c.execute(text("SELECT run_id FROM events GROUP BY run_id "
-                             "HAVING COUNT(*) > 3 ORDER BY run_id LIMIT 1")).scalar_one()
-        a, b = c.execute(text(f"SELECT seq FROM events WHERE run_id = '{rid}' ORDER BY seq "
-                              "LIMIT 2 OFFSET 1")).scalars().all()
+        rid = c.execute(
+            text(
+                "SELECT run_id FROM events GROUP BY run_id "
+                "HAVING COUNT(*) > 3 ORDER BY run_id LIMIT 1"
+            )
+        ).scalar_one()
+        a, b = (
+            c.execute(
+                text(f"SELECT seq FROM events WHERE run_id = '{rid}' ORDER BY seq LIMIT 2 OFFSET 1")
+            )
+            .scalars()
+            .all()
+        )
 
     def swap(c: Connection) -> None:
         c.execute(text(f"UPDATE events SET seq = -1 WHERE seq = {a}"))
@@ -123,8 +157,9 @@ def test_events_of_two_runs_reordered_are_caught(app: App) -> None:
     """Each run's chain stays intact; only the ledger order changes, so the root breaks."""
     with app.db.read() as c:
         rows = c.execute(text("SELECT seq, run_id FROM events ORDER BY seq")).all()
-    a, b = next((int(x.seq), int(y.seq)) for x, y in zip(rows, rows[1:], strict=False)
-                if x.run_id != y.run_id)
+    a, b = next(
+        (int(x.seq), int(y.seq)) for x, y in itertools.pairwise(rows) if x.run_id != y.run_id
+    )
 
     def swap(c: Connection) -> None:
         c.execute(text(f"UPDATE events SET seq = -1 WHERE seq = {a}"))
@@ -149,13 +184,18 @@ def test_truncated_log_with_its_checkpoints_is_caught(app: App) -> None:
     _tamper(app, truncate)
     report = verify_store(app)
     assert not report.ok
-    assert "missing from the database" in " ".join(report.problems) or \
-        "truncated" in " ".join(report.problems)
+    assert "missing from the database" in " ".join(report.problems) or "truncated" in " ".join(
+        report.problems
+    )
 
 
 def test_forged_checkpoint_is_caught(app: App) -> None:
-    _tamper(app, lambda c: c.execute(text("UPDATE checkpoints SET note = REPLACE(note, "
-                                          "substr(note, 1, 5), 'evil.')")))
+    _tamper(
+        app,
+        lambda c: c.execute(
+            text("UPDATE checkpoints SET note = REPLACE(note, substr(note, 1, 5), 'evil.')")
+        ),
+    )
     report = verify_store(app)
     assert not report.ok and "checkpoint" in report.problems[0]
 
@@ -163,8 +203,13 @@ def test_forged_checkpoint_is_caught(app: App) -> None:
 def test_forged_ledger_node_is_caught(tmp_path: Path, db_url: str) -> None:
     a = open_app(tmp_path, db_url)
     seed_runs(a, n=30)
-    _tamper(a, lambda c: c.execute(text(
-        "UPDATE ledger_nodes SET hash = :h WHERE level = 4 AND idx = 1"), {"h": b"\x01" * 32}))
+    _tamper(
+        a,
+        lambda c: c.execute(
+            text("UPDATE ledger_nodes SET hash = :h WHERE level = 4 AND idx = 1"),
+            {"h": b"\x01" * 32},
+        ),
+    )
     report = verify_store(a)
     assert not report.ok and "level 4, index 1" in report.problems[0]
 

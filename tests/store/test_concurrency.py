@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import subprocess
@@ -48,10 +49,13 @@ def test_threads_get_one_gap_free_order(tmp_path: Path, db_url: str) -> None:
         try:
             for i in range(15):
                 run = f"t{w}-{i % 3}"
-                batch = [started(run)] if i < 3 else [
-                    ev(run, "output.edited", payload={"diff": f"-a\n+{i}"}) for _ in range(2)]
+                batch = (
+                    [started(run)]
+                    if i < 3
+                    else [ev(run, "output.edited", payload={"diff": f"-a\n+{i}"}) for _ in range(2)]
+                )
                 app.events.append(batch)
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
@@ -64,15 +68,23 @@ def test_threads_get_one_gap_free_order(tmp_path: Path, db_url: str) -> None:
     for w in range(4):
         for r in range(3):
             chain = app.events.run_events(f"t{w}-{r}")
-            assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
+            assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(chain))
 
 
 def test_processes_get_one_gap_free_order(tmp_path: Path, db_url: str) -> None:
     app = open_app(tmp_path, db_url)  # migrate once up front
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "home"), db_url,
-                               f"p{w}", "25"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for w in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(tmp_path / "home"), db_url, f"p{w}", "25"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for w in range(4)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-500:] for o in outs]
     _assert_gap_free(app, 100)
@@ -81,9 +93,14 @@ def test_processes_get_one_gap_free_order(tmp_path: Path, db_url: str) -> None:
 def test_kill_9_loses_nothing_acknowledged(tmp_path: Path, db_url: str) -> None:
     app = open_app(tmp_path, db_url)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", _WRITER, str(tmp_path / "home"), db_url,
-                             "k", "100000"], env=env, cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(tmp_path / "home"), db_url, "k", "100000"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     acknowledged = [proc.stdout.readline().strip() for _ in range(40)]
     time.sleep(0.05)  # let it be mid-append when the signal lands

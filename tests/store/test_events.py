@@ -39,12 +39,15 @@ def test_duplicate_event_id_refuses_whole_batch(tmp_path: Path, db_url: str) -> 
         assert app.events.get_run("r-3") is None
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE events SET actor_id = 'mallory'",
-    "DELETE FROM events",
-    "UPDATE checkpoints SET note = 'x'",
-    "DELETE FROM ledger_nodes",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE events SET actor_id = 'mallory'",
+        "DELETE FROM events",
+        "UPDATE checkpoints SET note = 'x'",
+        "DELETE FROM ledger_nodes",
+    ],
+)
 def test_database_refuses_changes_to_evidence(tmp_path: Path, db_url: str, statement: str) -> None:
     with open_app(tmp_path, db_url) as app:
         app.events.append([started(f"r-{i}") for i in range(20)])  # >= 16: a ledger node

@@ -50,8 +50,13 @@ def print_json(obj: Any) -> None:
 def progress(transient: bool = True) -> Iterator[Progress]:
     """A Rich progress bar on stderr (so ``--json`` output on stdout stays clean)."""
     with Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=transient,
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=transient,
     ) as p:
         yield p
 

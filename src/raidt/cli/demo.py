@@ -15,8 +15,12 @@ from rich.rule import Rule
 from rich.table import Table
 
 from raidt.cli._common import console, progress
+from raidt.core.policy import Policy
 from raidt.errors import ConfigurationError
 from raidt.services.app import App
+from raidt.services.packs import PackService, verify_pack_file
+from raidt.services.policies import PolicyService
+from raidt.services.scoring import ScoringService
 
 __all__ = ["run_demo"]
 
@@ -28,7 +32,8 @@ def _fresh_home() -> Path:
     if home.exists():
         if not (home / _MARKER).exists():
             raise ConfigurationError(
-                f"{home} exists and is not a demo store; set RAIDT_DEMO_HOME to another folder")
+                f"{home} exists and is not a demo store; set RAIDT_DEMO_HOME to another folder"
+            )
         shutil.rmtree(home)
     home.mkdir(parents=True)
     (home / _MARKER).write_text("created by raidt demo; safe to delete\n")
@@ -45,12 +50,13 @@ def run_demo(n_runs: int, seed: int) -> None:
         console.print(f"[green]✓[/] initialised: {_install_defaults(app)}")
         policies = _policies(app)
         _actors(app)
+        directory = PolicyService(app).actor_directory()
 
         from raidt.services.demo_data import DemoGenerator
 
         path = home / "demo-events.jsonl"
         with path.open("wb") as fh:
-            for run in DemoGenerator(policies, seed=seed).runs(n_runs):
+            for run in DemoGenerator(policies, seed=seed, actors=directory).runs(n_runs):
                 for ev in run:
                     fh.write(orjson.dumps(ev.model_dump(mode="json", exclude_none=True)) + b"\n")
 
@@ -58,49 +64,113 @@ def run_demo(n_runs: int, seed: int) -> None:
 
         with progress() as bar:
             task = bar.add_task("importing runs", total=None)
-            result = import_file(app, path,
-                                 progress=lambda d, t: bar.update(task, completed=d, total=t))
-        console.print(f"[green]✓[/] recorded {result.events} events of {result.runs} runs "
-                      f"(from {path.name}, the JSONL import format)")
+            result = import_file(
+                app, path, progress=lambda d, t: bar.update(task, completed=d, total=t)
+            )
+        console.print(
+            f"[green]✓[/] recorded {result.events} events of {result.runs} runs "
+            f"(from {path.name}, the JSONL import format)"
+        )
 
         from raidt.services.verification import verify_store
 
         report = verify_store(app)
         status = "[green]✓ intact[/]" if report.ok else f"[red]✗ {report.problems[0]}[/]"
-        console.print(f"{status}: {report.events} events, {report.runs} run chains, "
-                      f"{report.checkpoints} signed checkpoint(s)")
+        console.print(
+            f"{status}: {report.events} events, {report.runs} run chains, "
+            f"{report.checkpoints} signed checkpoint(s)"
+        )
 
         table = Table(title="a few runs", header_style="bold")
         for col in ("run", "use case", "team", "status", "initiator", "reviewer", "disposition"):
             table.add_column(col)
         for s in app.events.list_runs(limit=8):
-            table.add_row(s.run_id, s.use_case or "", s.team or "", s.status, s.initiator or "",
-                          ",".join(s.reviewers), s.disposition or "")
+            table.add_row(
+                s.run_id,
+                s.use_case or "",
+                s.team or "",
+                s.status,
+                s.initiator or "",
+                ",".join(s.reviewers),
+                s.disposition or "",
+            )
         console.print(table)
         _scores_and_pack(app, home)
     console.print(Rule())
-    console.print(f"Try: [bold]RAIDT_HOME={home} raidt show run-000001[/], "
-                  f"[bold]raidt runs[/], [bold]raidt verify[/], [bold]raidt score --all[/], "
-                  f"[bold]raidt weakpoints[/]")
+    console.print(
+        f"Try: [bold]RAIDT_HOME={home} raidt show run-000001[/], "
+        f"[bold]raidt runs[/], [bold]raidt verify[/], [bold]raidt score --all[/], "
+        f"[bold]raidt weakpoints[/]"
+    )
 
 
-def _policies(app: App) -> dict[str, object]:
-    try:
-        from raidt.services.policies import PolicyService
-    except ImportError:  # pragma: no cover - bring-up
-        return {}
+def _policies(app: App) -> dict[str, Policy]:
     svc = PolicyService(app)
-    return {p.id: p for p in svc.list_policies()}
+    return {p.id: svc.get(p.id) for p in svc.list_policies()}
 
 
 def _actors(app: App) -> None:
-    try:
-        from raidt.services.policies import PolicyService, example_actors_text
-    except ImportError:  # pragma: no cover
+    from importlib.resources import files
+
+    text = files("raidt.policies").joinpath("actors-example.yaml").read_text(encoding="utf-8")
+    n = PolicyService(app).import_actors(text, "actors-example.yaml")
+    console.print(f"[green]✓[/] actor directory: {n} people with roles and dated qualifications")
+
+
+def _scores_and_pack(app: App, home: Path) -> None:
+    scoring = ScoringService(app)
+    with progress() as bar:
+        task = bar.add_task("scoring runs", total=None)
+        summary = scoring.score_all(lambda d, t: bar.update(task, completed=d, total=t))
+    levels = ", ".join(f"{k}: {v}" for k, v in summary["readiness"].items())
+    console.print(f"[green]✓[/] scored {summary['runs']} runs on five pillars → {levels}")
+
+    table = Table(title="mean pillar scores by use case", header_style="bold")
+    agg = scoring.aggregate("use_case")
+    groups = agg.get("groups", [])
+    table.add_column("use case")
+    for pillar in ("R", "A", "I", "D", "T"):
+        table.add_column(pillar, justify="right")
+    table.add_column("audit-ready", justify="right")
+    for g in groups:
+        means = g.get("pillars", {})
+        table.add_row(
+            str(g.get("key")),
+            *(
+                f"{means.get(p, 0):.0f}"
+                for p in (
+                    "responsibility",
+                    "auditability",
+                    "interpretability",
+                    "dependability",
+                    "traceability",
+                )
+            ),
+            str(g.get("readiness", {}).get("audit_ready", 0)),
+        )
+    console.print(table)
+
+    weak = scoring.weakpoints()
+    wt = Table(title="weak points across runs", header_style="bold")
+    for col in ("kind", "runs", "detail"):
+        wt.add_column(col, overflow="fold")
+    for w in weak[:10]:
+        wt.add_row(w["kind"], str(len(w["run_ids"])), str(w["detail"])[:90])
+    console.print(wt)
+
+    best = max(
+        app.events.list_runs(status="closed"),
+        default=None,
+        key=lambda s: (s.disposition == "accepted_with_edits", len(s.signoffs), s.run_id),
+    )
+    if best is None:
         return
-    n = PolicyService(app).import_actors(example_actors_text(), "actors-example.yaml")
-    console.print(f"[green]✓[/] actor directory: {n} people with dated qualifications")
-
-
-def _scores_and_pack(app: App, home: Path) -> None:  # pragma: no cover - filled per service
-    return None
+    out = home / f"{best.run_id}.zip"
+    PackService(app).build(best.run_id, out)
+    results = verify_pack_file(out)
+    ok = all(r.ok for r in results)
+    mark = "[green]✓[/]" if ok else "[red]✗[/]"
+    console.print(
+        f"{mark} evidence pack {out} built and verified offline "
+        f"({sum(r.ok for r in results)}/{len(results)} checks)"
+    )

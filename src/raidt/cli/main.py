@@ -14,6 +14,7 @@ from rich.table import Table
 
 from raidt.cli._common import console, fail, open_app, print_json, progress, run_cli
 from raidt.core.timefmt import format_ts
+from raidt.services.app import App
 
 app = typer.Typer(
     name="raidt",
@@ -171,12 +172,8 @@ def _ts(text: str | None) -> str | None:
         fail(f"not a date or UTC timestamp: {text!r}")
 
 
-def _readiness(a: object, run_ids: list[str]) -> dict[str, str]:
-    try:
-        from raidt.store.scores import readiness_for
-    except ImportError:  # pragma: no cover
-        return {}
-    return readiness_for(a.db, run_ids)  # type: ignore[attr-defined, no-any-return]
+def _readiness(a: App, run_ids: list[str]) -> dict[str, str]:
+    return a.events.readiness_of(run_ids)
 
 
 @app.command()
@@ -319,3 +316,9 @@ from raidt.cli.pack import pack_app, report  # noqa: E402
 
 app.add_typer(pack_app, name="pack")
 app.command("report")(report)
+from raidt.cli.review import review_app  # noqa: E402
+
+app.add_typer(review_app, name="review")
+from raidt.cli.record import record_app  # noqa: E402
+
+app.add_typer(record_app)

@@ -39,8 +39,17 @@ def _s(text: str) -> bytes:
     return orjson.dumps(text)
 
 
-def seal(*, event_id: str, run_id: str, event_type: str, at: str, actor_id: str,
-         actor_role: str, payload_json: bytes, prev_hash: str | None) -> tuple[str, bytes]:
+def seal(
+    *,
+    event_id: str,
+    run_id: str,
+    event_type: str,
+    at: str,
+    actor_id: str,
+    actor_role: str,
+    payload_json: bytes,
+    prev_hash: str | None,
+) -> tuple[str, bytes]:
     """Hash an event and compute its leaf hash from already-canonical payload bytes.
 
     Equivalent to :func:`event_hash` and :func:`leaf_hash` on the body dict (a test checks
@@ -49,9 +58,19 @@ def seal(*, event_id: str, run_id: str, event_type: str, at: str, actor_id: str,
     known: actor, at, (hash), id, payload, prev_hash, run_id, type.
     """
     head = b'{"actor":{"id":' + _s(actor_id) + b',"role":' + _s(actor_role) + b'},"at":' + _s(at)
-    tail = (b'"id":' + _s(event_id) + b',"payload":' + payload_json + b',"prev_hash":'
-            + (_s(prev_hash) if prev_hash is not None else b"null") + b',"run_id":' + _s(run_id)
-            + b',"type":' + _s(event_type) + b"}")
+    tail = (
+        b'"id":'
+        + _s(event_id)
+        + b',"payload":'
+        + payload_json
+        + b',"prev_hash":'
+        + (_s(prev_hash) if prev_hash is not None else b"null")
+        + b',"run_id":'
+        + _s(run_id)
+        + b',"type":'
+        + _s(event_type)
+        + b"}"
+    )
     digest = hashlib.sha256(head + b"," + tail).hexdigest()
     leaf = hashlib.sha256(b"\x00" + head + b',"hash":"' + digest.encode() + b'",' + tail).digest()
     return digest, leaf

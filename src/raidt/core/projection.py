@@ -49,8 +49,11 @@ class RunState:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f: (list(v) if isinstance(v, tuple) else v)
-                for f in _FIELDS for v in (getattr(self, f),)}
+        return {
+            f: (list(v) if isinstance(v, tuple) else v)
+            for f in _FIELDS
+            for v in (getattr(self, f),)
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunState:
@@ -91,9 +94,14 @@ def changes(get: Callable[[str], Any], event: Event) -> dict[str, Any]:
     if t is EventType.RUN_STARTED:
         pol = p.get("policy") if isinstance(p.get("policy"), dict) else None
         ch.update(
-            status="started", use_case=p.get("use_case"), team=p.get("team"),
-            purpose=p.get("purpose"), risk_level=p.get("risk_level"),
-            initiator=event.actor.id, template=p.get("template"), started_at=at,
+            status="started",
+            use_case=p.get("use_case"),
+            team=p.get("team"),
+            purpose=p.get("purpose"),
+            risk_level=p.get("risk_level"),
+            initiator=event.actor.id,
+            template=p.get("template"),
+            started_at=at,
             policy_id=pol.get("id") if pol else p.get("use_case"),
             policy_version=str(pol.get("version")) if pol else None,
         )
@@ -101,8 +109,11 @@ def changes(get: Callable[[str], Any], event: Event) -> dict[str, Any]:
         if p.get("template"):
             ch["template"] = p.get("template")
     elif t is EventType.MODEL_INVOKED:
-        ch["model"] = {"provider": p.get("provider"), "model": p.get("model"),
-                       "parameters": p.get("parameters", {})}
+        ch["model"] = {
+            "provider": p.get("provider"),
+            "model": p.get("model"),
+            "parameters": p.get("parameters", {}),
+        }
     elif t is EventType.REVIEW_ASSIGNED:
         reviewer = p.get("reviewer")
         rid = str(reviewer.get("id")) if isinstance(reviewer, dict) else str(reviewer)

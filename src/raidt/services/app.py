@@ -34,8 +34,13 @@ class App:
         self._key: Ed25519PrivateKey | None = None
 
     @classmethod
-    def open(cls, home: str | Path | None = None, database_url: str | None = None,
-             *, migrate: bool = True) -> App:
+    def open(
+        cls,
+        home: str | Path | None = None,
+        database_url: str | None = None,
+        *,
+        migrate: bool = True,
+    ) -> App:
         """Open the store named by arguments, else by RAIDT_HOME / RAIDT_DATABASE_URL."""
         settings = Settings() if home is None else Settings(home=Path(home))
         if database_url is not None:

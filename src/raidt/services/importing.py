@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-
 import orjson
 from pydantic import ValidationError as PydanticValidationError
 
@@ -78,8 +77,13 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
-def import_file(app: App, path: Path, *, skip_bad: bool = False,
-                progress: Callable[[int, int], None] | None = None) -> ImportResult:
+def import_file(
+    app: App,
+    path: Path,
+    *,
+    skip_bad: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportResult:
     """Validate the whole file, then store it atomically.
 
     ``progress(done, total)`` is called as lines are validated and stored (each line
@@ -127,8 +131,9 @@ def import_file(app: App, path: Path, *, skip_bad: bool = False,
     return ImportResult(count, len(runs), skipped)
 
 
-def _import_csv(app: App, path: Path, *, skip_bad: bool,
-                progress: Callable[[int, int], None] | None) -> ImportResult:
+def _import_csv(
+    app: App, path: Path, *, skip_bad: bool, progress: Callable[[int, int], None] | None
+) -> ImportResult:
     from raidt.services.csv_records import csv_to_events
 
     text = path.read_text(encoding="utf-8-sig")
@@ -142,5 +147,3 @@ def _import_csv(app: App, path: Path, *, skip_bad: bool,
         progress(len(events), len(events))
     runs = {e.run_id for e in events}
     return ImportResult(len(events), len(runs), list(errors))
-
-

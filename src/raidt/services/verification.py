@@ -43,15 +43,18 @@ class VerifyReport:
         return not self.problems
 
 
-def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
-                 stop_at_first: bool = True) -> VerifyReport:
+def verify_store(
+    app: App, progress: Callable[[int, int], None] | None = None, stop_at_first: bool = True
+) -> VerifyReport:
     """Check everything; the first problem names the event and why."""
     report = VerifyReport()
     public = app.signing_key.public_key()
     with app.db.read() as conn:
         total = int(conn.execute(select(func.count()).select_from(t_events)).scalar_one())
-        notes = {int(r.tree_size): (r.note, bytes(r.root_hash)) for r in
-                 conn.execute(select(t_checkpoints).order_by(t_checkpoints.c.tree_size))}
+        notes = {
+            int(r.tree_size): (r.note, bytes(r.root_hash))
+            for r in conn.execute(select(t_checkpoints).order_by(t_checkpoints.c.tree_size))
+        }
     signed: dict[int, Checkpoint] = {}
     for size, (note, root) in notes.items():
         try:
@@ -60,8 +63,9 @@ def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
             report.problems.append(f"checkpoint at tree size {size}: {exc.diagnostic()}")
             continue
         if cp.tree_size != size or cp.root_hash != root:
-            report.problems.append(f"checkpoint at tree size {size}: stored columns do not "
-                                   "match its signed note")
+            report.problems.append(
+                f"checkpoint at tree size {size}: stored columns do not match its signed note"
+            )
             continue
         signed[size] = cp
     outside = cp_store.read_latest_file(app.home)
@@ -72,7 +76,8 @@ def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
             if cp.tree_size not in notes:
                 report.problems.append(
                     f"the checkpoint kept in RAIDT_HOME (tree size {cp.tree_size}) is missing "
-                    "from the database's checkpoints table")
+                    "from the database's checkpoints table"
+                )
         except IntegrityError as exc:
             report.problems.append(f"checkpoint.latest in RAIDT_HOME: {exc.diagnostic()}")
     report.checkpoints = len(signed)
@@ -100,11 +105,12 @@ def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
             if stop_at_first:
                 break
         report.events += 1
-        cp = signed.get(rng.size)
-        if cp is not None and rng.root() != cp.root_hash:
+        signed_cp = signed.get(rng.size)
+        if signed_cp is not None and rng.root() != signed_cp.root_hash:
             report.problems.append(
                 f"ledger root at tree size {rng.size} differs from the signed checkpoint: "
-                f"events up to seq {seq} (last {row.id}) were altered, reordered or removed")
+                f"events up to seq {seq} (last {row.id}) were altered, reordered or removed"
+            )
             report.first_bad_event = report.first_bad_event or str(row.id)
             if stop_at_first:
                 break
@@ -119,11 +125,15 @@ def verify_store(app: App, progress: Callable[[int, int], None] | None = None,
             f"ledger node (level {level}, index {idx}) does not belong to "
             f"the {report.events}-event log (stored subtree hashes altered)"
         )
-    if not report.problems and report.latest_tree_size is not None \
-            and report.latest_tree_size > report.events:
+    if (
+        not report.problems
+        and report.latest_tree_size is not None
+        and report.latest_tree_size > report.events
+    ):
         report.problems.append(
             f"the log holds {report.events} events but a signed checkpoint covers "
-            f"{report.latest_tree_size}: events were removed (truncated log)")
+            f"{report.latest_tree_size}: events were removed (truncated log)"
+        )
     return report
 
 
@@ -166,23 +176,31 @@ def _check_row(r: Any, expected_seq: int, last_hash: dict[str, str]) -> str | No
     seq = int(r.seq)
     eid = r.id
     if seq != expected_seq:
-        return (f"event {eid}: ledger index {seq} where {expected_seq} was expected "
-                f"(events {expected_seq}..{seq - 1} are missing)")
+        return (
+            f"event {eid}: ledger index {seq} where {expected_seq} was expected "
+            f"(events {expected_seq}..{seq - 1} are missing)"
+        )
     try:
         payload = orjson.loads(r.payload)
     except orjson.JSONDecodeError:
         return f"event {eid} (seq {seq}): payload is not valid JSON"
     body = {
-        "id": eid, "run_id": r.run_id, "type": r.type, "at": r.at,
+        "id": eid,
+        "run_id": r.run_id,
+        "type": r.type,
+        "at": r.at,
         "actor": {"id": r.actor_id, "role": r.actor_role},
-        "payload": payload, "prev_hash": r.prev_hash,
+        "payload": payload,
+        "prev_hash": r.prev_hash,
     }
     if event_hash(body) != r.hash:
         return f"event {eid} (seq {seq}): content does not match its hash (altered)"
     expected_prev = last_hash.get(r.run_id)
     if r.prev_hash != expected_prev:
-        return (f"event {eid} (seq {seq}): prev_hash does not link to the previous event of "
-                f"run {r.run_id} (events of the run were removed or reordered)")
+        return (
+            f"event {eid} (seq {seq}): prev_hash does not link to the previous event of "
+            f"run {r.run_id} (events of the run were removed or reordered)"
+        )
     if leaf_hash(body, r.hash) != bytes(r.leaf_hash):
         return f"event {eid} (seq {seq}): stored leaf hash does not match the event"
     return None

@@ -42,9 +42,11 @@ class Database:
             if parsed.database and parsed.database != ":memory:":
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(
-                url, echo=echo, pool_size=8, max_overflow=16,
-                connect_args={"timeout": 60, "isolation_level": None,
-                              "check_same_thread": False},
+                url,
+                echo=echo,
+                pool_size=8,
+                max_overflow=16,
+                connect_args={"timeout": 60, "isolation_level": None, "check_same_thread": False},
             )
             event.listen(self.engine, "connect", _sqlite_on_connect)
             event.listen(self.engine, "begin", _sqlite_on_begin)

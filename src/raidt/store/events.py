@@ -26,6 +26,7 @@ from raidt.store.db import Database
 from raidt.store.ledger import Ledger
 from raidt.store.schema import events as t_events
 from raidt.store.schema import runs as t_runs
+from raidt.store.schema import scores as t_scores
 
 __all__ = ["EventStore", "row_to_event"]
 
@@ -35,9 +36,14 @@ _CHUNK = 500  # rows per IN (...) lookup; well under SQLite's variable limit
 def row_to_event(row: Any) -> Event:
     """Rebuild an :class:`Event` from an ``events`` row without re-validating the payload."""
     return Event.model_construct(
-        id=row.id, run_id=row.run_id, type=EventType(row.type), at=parse_ts(row.at),
+        id=row.id,
+        run_id=row.run_id,
+        type=EventType(row.type),
+        at=parse_ts(row.at),
         actor=ActorRef.model_construct(id=row.actor_id, role=Role(row.actor_role)),
-        payload=orjson.loads(row.payload), prev_hash=row.prev_hash, hash=row.hash,
+        payload=orjson.loads(row.payload),
+        prev_hash=row.prev_hash,
+        hash=row.hash,
         seq=int(row.seq),
     )
 
@@ -62,7 +68,9 @@ class EventStore:
         """Like :meth:`append`, inside a write transaction the caller opened."""
         if not events:
             return []
-        next_seq = conn.execute(select(func.coalesce(func.max(t_events.c.seq) + 1, 0))).scalar_one()
+        next_seq: int = conn.execute(
+            select(func.coalesce(func.max(t_events.c.seq) + 1, 0))
+        ).scalar_one()
         states = self._load_states(conn, {e.run_id for e in events})
         existing = set(states)
         rows: list[dict[str, Any]] = []
@@ -84,21 +92,44 @@ class EventStore:
                 payload_json = canonical_json(ev.payload)
             except ValueError as exc:
                 raise ValidationError(f"event {eid}: payload: {exc}") from exc
-            digest, leaf = seal(event_id=eid, run_id=ev.run_id, event_type=ev.type.value,
-                                at=at_text, actor_id=ev.actor.id, actor_role=ev.actor.role.value,
-                                payload_json=payload_json, prev_hash=prev)
+            digest, leaf = seal(
+                event_id=eid,
+                run_id=ev.run_id,
+                event_type=ev.type.value,
+                at=at_text,
+                actor_id=ev.actor.id,
+                actor_role=ev.actor.role.value,
+                payload_json=payload_json,
+                prev_hash=prev,
+            )
             event = Event.model_construct(
-                id=eid, run_id=ev.run_id, type=ev.type, at=ev.at, actor=ev.actor,
-                payload=ev.payload, prev_hash=prev, hash=digest, seq=seq,
+                id=eid,
+                run_id=ev.run_id,
+                type=ev.type,
+                at=ev.at,
+                actor=ev.actor,
+                payload=ev.payload,
+                prev_hash=prev,
+                hash=digest,
+                seq=seq,
             )
             sealed.append(event)
             leaves.append(leaf)
-            rows.append({
-                "seq": seq, "id": eid, "run_id": ev.run_id, "type": ev.type.value,
-                "at": at_text, "actor_id": ev.actor.id, "actor_role": ev.actor.role.value,
-                "payload": payload_json.decode(), "prev_hash": prev, "hash": digest,
-                "leaf_hash": leaf,
-            })
+            rows.append(
+                {
+                    "seq": seq,
+                    "id": eid,
+                    "run_id": ev.run_id,
+                    "type": ev.type.value,
+                    "at": at_text,
+                    "actor_id": ev.actor.id,
+                    "actor_role": ev.actor.role.value,
+                    "payload": payload_json.decode(),
+                    "prev_hash": prev,
+                    "hash": digest,
+                    "leaf_hash": leaf,
+                }
+            )
             apply_dict(state, event)
             state["extra"] = {"last_hash": digest, "last_seq": seq}
         try:
@@ -123,8 +154,9 @@ class EventStore:
                 out[row.run_id] = orjson.loads(row.state)
         return out
 
-    def _save_states(self, conn: Connection, existing: set[str],
-                     states: dict[str, dict[str, Any]]) -> None:
+    def _save_states(
+        self, conn: Connection, existing: set[str], states: dict[str, dict[str, Any]]
+    ) -> None:
         inserts: list[dict[str, Any]] = []
         for run_id, st in states.items():
             values = _run_row(st)
@@ -157,8 +189,10 @@ class EventStore:
         while True:
             with self.db.read() as conn:
                 rows = conn.execute(
-                    select(t_events).where(t_events.c.seq > last)
-                    .order_by(t_events.c.seq).limit(batch_size)
+                    select(t_events)
+                    .where(t_events.c.seq > last)
+                    .order_by(t_events.c.seq)
+                    .limit(batch_size)
                 ).all()
             if not rows:
                 return
@@ -170,8 +204,9 @@ class EventStore:
         for row in self.iter_rows(start_seq, batch_size):
             yield row_to_event(row)
 
-    def iter_runs(self, run_ids: Sequence[str] | None = None,
-                  batch_runs: int = 500) -> Iterator[tuple[str, list[Event]]]:
+    def iter_runs(
+        self, run_ids: Sequence[str] | None = None, batch_runs: int = 500
+    ) -> Iterator[tuple[str, list[Event]]]:
         """Runs with their events, in run-id order, a page of runs at a time."""
         if run_ids is not None:
             ids = sorted(run_ids)
@@ -181,10 +216,14 @@ class EventStore:
         last = ""
         while True:
             with self.db.read() as conn:
-                page = list(conn.execute(
-                    select(t_runs.c.run_id).where(t_runs.c.run_id > last)
-                    .order_by(t_runs.c.run_id).limit(batch_runs)
-                ).scalars())
+                page: list[str] = list(
+                    conn.execute(
+                        select(t_runs.c.run_id)
+                        .where(t_runs.c.run_id > last)
+                        .order_by(t_runs.c.run_id)
+                        .limit(batch_runs)
+                    ).scalars()
+                )
             if not page:
                 return
             yield from self._runs_page(page)
@@ -194,7 +233,8 @@ class EventStore:
         grouped: dict[str, list[Event]] = {i: [] for i in ids}
         with self.db.read() as conn:
             for row in conn.execute(
-                select(t_events).where(t_events.c.run_id.in_(ids))
+                select(t_events)
+                .where(t_events.c.run_id.in_(ids))
                 .order_by(t_events.c.run_id, t_events.c.seq)
             ):
                 grouped[row.run_id].append(row_to_event(row))
@@ -207,9 +247,16 @@ class EventStore:
             row = conn.execute(select(t_runs.c.state).where(t_runs.c.run_id == run_id)).first()
         return RunState.from_dict(orjson.loads(row.state)) if row else None
 
-    def list_runs(self, *, use_case: str | None = None, team: str | None = None,
-                  status: str | None = None, since: str | None = None,
-                  until: str | None = None, limit: int | None = None) -> list[RunState]:
+    def list_runs(
+        self,
+        *,
+        use_case: str | None = None,
+        team: str | None = None,
+        status: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+    ) -> list[RunState]:
         """Runs from the projection, newest first, filtered."""
         q = select(t_runs.c.state)
         if use_case:
@@ -228,6 +275,18 @@ class EventStore:
         with self.db.read() as conn:
             return [RunState.from_dict(orjson.loads(r.state)) for r in conn.execute(q)]
 
+    def readiness_of(self, run_ids: Sequence[str]) -> dict[str, str]:
+        """Readiness of the runs that have a stored score (``runs`` lists it once scored)."""
+        out: dict[str, str] = {}
+        with self.db.read() as conn:
+            for i in range(0, len(run_ids), _CHUNK):
+                chunk = list(run_ids[i : i + _CHUNK])
+                q = select(t_scores.c.run_id, t_scores.c.readiness).where(
+                    t_scores.c.run_id.in_(chunk)
+                )
+                out.update({r.run_id: r.readiness for r in conn.execute(q)})
+        return out
+
     def count_events(self) -> int:
         with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(t_events)).scalar_one())
@@ -237,8 +296,19 @@ class EventStore:
             return int(conn.execute(select(func.count()).select_from(t_runs)).scalar_one())
 
 
-_RUN_COLUMNS = ("use_case", "team", "status", "risk_level", "initiator", "started_at",
-                "closed_at", "disposition", "policy_id", "policy_version", "event_count")
+_RUN_COLUMNS = (
+    "use_case",
+    "team",
+    "status",
+    "risk_level",
+    "initiator",
+    "started_at",
+    "closed_at",
+    "disposition",
+    "policy_id",
+    "policy_version",
+    "event_count",
+)
 
 
 def _run_row(st: dict[str, Any]) -> dict[str, Any]:
@@ -249,14 +319,27 @@ def _run_row(st: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-_EVENT_COLUMNS = ("seq", "id", "run_id", "type", "at", "actor_id", "actor_role", "payload",
-                  "prev_hash", "hash", "leaf_hash")
+_EVENT_COLUMNS = (
+    "seq",
+    "id",
+    "run_id",
+    "type",
+    "at",
+    "actor_id",
+    "actor_role",
+    "payload",
+    "prev_hash",
+    "hash",
+    "leaf_hash",
+)
 
 
 def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Bulk insert through the driver: SQLAlchemy's per-row parameter processing costs more
     than the insert itself on this hot path."""
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    sql = (f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
-           f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})")
+    sql = (
+        f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
+        f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})"
+    )
     conn.exec_driver_sql(sql, [tuple(r[c] for c in _EVENT_COLUMNS) for r in rows])

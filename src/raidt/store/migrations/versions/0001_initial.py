@@ -14,8 +14,17 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-_INITIAL_TABLES = ("events", "ledger_nodes", "checkpoints", "policies", "templates", "actors",
-                   "rubrics", "runs", "scores")
+_INITIAL_TABLES = (
+    "events",
+    "ledger_nodes",
+    "checkpoints",
+    "policies",
+    "templates",
+    "actors",
+    "rubrics",
+    "runs",
+    "scores",
+)
 
 
 def upgrade() -> None:
