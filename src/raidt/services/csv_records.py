@@ -38,6 +38,7 @@ __all__ = [
 #: Every column a run record may have, in the order of the template.
 CSV_COLUMNS: tuple[str, ...] = (
     "run_id", "use_case", "team", "purpose", "risk_level", "initiator", "started_at",
+    "data_context",
     "template_id", "template_version", "provider", "model", "parameters",
     "reviewer", "reviewed_at", "review_seconds", "decision", "decision_reason",
     "edits", "edit_reason", "override_what", "override_reason",
@@ -65,7 +66,7 @@ def csv_template() -> str:
 class _Row:
     """Typed access to one record's cells; every problem names its column."""
 
-    def __init__(self, cells: Mapping[str, str | None], line: int, source: str) -> None:
+    def __init__(self, cells: Mapping[str, str | None], line: int | None, source: str) -> None:
         self.cells = {k: (v or "").strip() for k, v in cells.items() if k is not None}
         self.line = line
         self.source = source
@@ -127,7 +128,7 @@ class _Row:
 
 
 def record_to_events(
-    cells: Mapping[str, str | None], line: int = 0, source: str = "record"
+    cells: Mapping[str, str | None], line: int | None = None, source: str = "record"
 ) -> list[EventIn]:
     """One run record -> the events it stands for, or :class:`ImportFileError`.
 
@@ -192,8 +193,11 @@ def record_to_events(
         "team": r.text("team", True),
         "purpose": r.text("purpose"),
         "risk_level": risk,
-        "recorded_from": {"source": source, "line": line},
+        "recorded_from": {"source": source, **({"line": line} if line is not None else {})},
     }
+    refs = [x.strip() for x in (r.text("data_context") or "").split(";") if x.strip()]
+    if refs:
+        start_payload["data_context"] = [{"ref": x} for x in refs]
     if r.text("template_id"):
         start_payload["template"] = {
             "id": r.text("template_id"),

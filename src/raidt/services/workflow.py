@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic import ValidationError as PydanticValidationError
+
 from raidt.core.actors import Actor, ActorDirectory
 from raidt.core.events import ActorRef, Event, EventIn, EventType, Role
 from raidt.core.hashing import sha256_hex
@@ -182,13 +184,18 @@ class WorkflowService:
         role: Role | str,
         payload: dict[str, Any],
     ) -> EventIn:
-        return EventIn(
-            run_id=run_id,
-            type=type_,
-            at=at,
-            actor=ActorRef(id=actor, role=Role(role)),
-            payload=payload,
-        )
+        try:
+            return EventIn(
+                run_id=run_id,
+                type=type_,
+                at=at,
+                actor=ActorRef(id=actor, role=Role(role)),
+                payload=payload,
+            )
+        except PydanticValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise ValidationError(f"{type_.value}: {where}: {err['msg']}") from None
 
     @staticmethod
     def _role_in_run(facts: RunFacts, actor: str) -> Role:
@@ -474,8 +481,8 @@ class WorkflowService:
         self,
         run_id: str,
         actor: str,
-        before: str,
-        after: str,
+        before: str | None,
+        after: str | None,
         reason: str | None = None,
         *,
         diff: str | None = None,
@@ -485,21 +492,27 @@ class WorkflowService:
         Under digest-only capture only the hashes of both versions are kept; under
         redacted capture the diff is taken between the redacted texts.
         """
+        if diff is None and (before is None or after is None):
+            raise ValidationError("give the text before and after the edit, or a diff")
+        if diff is not None and not diff.strip():
+            raise ValidationError("the diff is empty")
         if diff is None and before == after:
             raise ValidationError("the edit changes nothing (before and after are equal)")
 
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.OUTPUT_EDITED)
             check_reviewer_acting(f, actor, "edit the output")
-            b, a = before, after
-            if p.capture.mode == "redacted":
-                b, a = redact(b, p), redact(a, p)
-            payload: dict[str, Any] = {
-                "before_sha256": sha256_hex(b.encode("utf-8")),
-                "after_sha256": sha256_hex(a.encode("utf-8")),
-            }
-            if p.capture.mode != "digest":
-                payload["diff"] = diff if diff is not None else unified_diff(b, a)
+            payload: dict[str, Any] = {}
+            if before is not None and after is not None:
+                b, a = before, after
+                if p.capture.mode == "redacted":
+                    b, a = redact(b, p), redact(a, p)
+                payload["before_sha256"] = sha256_hex(b.encode("utf-8"))
+                payload["after_sha256"] = sha256_hex(a.encode("utf-8"))
+                if diff is None and p.capture.mode != "digest":
+                    payload["diff"] = unified_diff(b, a)
+            if diff is not None:
+                payload["diff"] = redact(diff, p) if p.capture.mode == "redacted" else diff
             if reason:
                 payload["reason"] = reason
             return [self._ev(run_id, _E.OUTPUT_EDITED, at, actor, Role.REVIEWER, payload)]
