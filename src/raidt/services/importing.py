@@ -14,6 +14,7 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError as PydanticValidationError
 
+from raidt.core.canonical import canonical_json
 from raidt.core.events import EventIn
 from raidt.errors import ImportFileError
 from raidt.services.app import App
@@ -52,10 +53,15 @@ def parse_line(line: bytes, lineno: int, source: str) -> EventIn:
     for k in _SEALED_FIELDS:
         obj.pop(k, None)
     try:
-        return EventIn.model_validate(obj)
+        event = EventIn.model_validate(obj)
     except PydanticValidationError as exc:
         field, msg = _field_of(exc)
         raise ImportFileError(msg, line=lineno, field=field or None, source=source) from None
+    try:
+        canonical_json(event.payload)  # refuse in the validating pass, not mid-store
+    except ValueError as exc:
+        raise ImportFileError(str(exc), line=lineno, field="payload", source=source) from None
+    return event
 
 
 def parse_jsonl(path: Path) -> Iterator[tuple[int, EventIn | ImportFileError]]:
