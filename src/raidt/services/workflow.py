@@ -648,7 +648,7 @@ class WorkflowService:
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             if f.state.status == "closed":
                 check_transition(f.state, _E.RUN_CLOSED)
-            missing = missing_for_close(f, p, disposition, extra)
+            missing = missing_for_close(f, p, disposition, extra, now=at)
             if missing:
                 raise PolicyViolation(
                     f"cannot close run {run_id}; missing: " + "; ".join(missing),
