@@ -20,10 +20,9 @@ from raidt.core.actors import ActorDirectory
 from raidt.core.aggregate import RollupRow, summarise
 from raidt.core.canonical import canonical_json, from_json
 from raidt.core.checks import Comparables
-from raidt.core.events import Event
+from raidt.core.events import Event, EventType
 from raidt.core.hashing import event_hash
 from raidt.core.policy import Policy, load_policy
-from raidt.core.projection import project
 from raidt.core.rubric import Rubric, load_rubric
 from raidt.core.scoring import ScoreProfile, score_run
 from raidt.core.timefmt import format_ts, parse_ts, utcnow
@@ -104,6 +103,34 @@ class ScoreInputs:
 
 def _config_key(value: Any) -> str | None:
     return None if value is None else canonical_json(value).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class _RunKeys:
+    """What the service needs from a run's events to look up its inputs.
+
+    The same reading as the run projection (``core.projection``): the policy named on
+    ``run.started`` (default: the use case) and its version if recorded; done without
+    folding every event, because this runs once per run when scoring a million.
+    """
+
+    use_case: str | None
+    policy_id: str | None
+    policy_version: str | None
+    started_at: datetime | None
+    closed: bool
+
+    @classmethod
+    def of(cls, events: Sequence[Event]) -> _RunKeys:
+        started = next((e for e in events if e.type is EventType.RUN_STARTED), None)
+        closed = any(e.type is EventType.RUN_CLOSED for e in events)
+        if started is None:
+            return cls(None, None, None, None, closed)
+        p = started.payload
+        pol = p.get("policy") if isinstance(p.get("policy"), dict) else None
+        version = None if not pol or pol.get("version") is None else str(pol["version"])
+        use_case = p.get("use_case")
+        return cls(use_case, (pol or {}).get("id", use_case), version, started.at, closed)
 
 
 class _Comparables:
@@ -218,19 +245,18 @@ class ScoringService:
             self._actors = PolicyService(self.app).actor_directory()
         return self._actors
 
-    def _policy(self, events: Sequence[Event]) -> tuple[Policy, str] | None:
-        state = project(events[0].run_id, sorted(events, key=lambda e: e.seq)) if events else None
-        if state is None or not state.policy_id:
+    def _policy(self, keys: _RunKeys) -> tuple[Policy, str] | None:
+        if not keys.policy_id:
             return None
-        pid = state.policy_id
-        if state.policy_version:
-            key = (pid, state.policy_version)
+        pid = keys.policy_id
+        if keys.policy_version:
+            key = (pid, keys.policy_version)
             if key not in self._policies:
-                self._policies[key] = self._load_policy(pid, state.policy_version)
+                self._policies[key] = self._load_policy(pid, keys.policy_version)
             return self._policies[key]
-        if not state.started_at:
+        if keys.started_at is None:
             return None
-        return self._in_force(pid, parse_ts(state.started_at))
+        return self._in_force(pid, keys.started_at)
 
     def _load_policy(self, pid: str, version: str) -> tuple[Policy, str] | None:
         from raidt.services.policies import PolicyService
@@ -285,9 +311,8 @@ class ScoringService:
         if not evs:
             raise NotFoundError(f"no run with id {run_id!r}")
         rubric, rubric_text = self.rubric()
-        found = self._policy(evs)
-        state = project(run_id, sorted(evs, key=lambda e: e.seq))
-        closed = state.status == "closed"
+        keys = _RunKeys.of(evs)
+        found = self._policy(keys)
         return ScoreInputs(
             run_id=run_id,
             events=evs,
@@ -296,9 +321,9 @@ class ScoringService:
             rubric=rubric,
             rubric_text=rubric_text,
             actors=self.actors(),
-            comparables=self._comparables_for(state.use_case, state.policy_version),
+            comparables=self._comparables_for(keys.use_case, keys.policy_version),
             chain_ok=chain_problem(evs) is None,
-            as_of=None if closed else utcnow().replace(microsecond=0),
+            as_of=None if keys.closed else utcnow().replace(microsecond=0),
         )
 
     # --- scoring -------------------------------------------------------------------------
