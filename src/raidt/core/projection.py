@@ -76,19 +76,27 @@ def apply(state: RunState, event: Event) -> RunState:
     return replace(state, **changes(state.__getattribute__, event))
 
 
-def apply_dict(state: dict[str, Any], event: Event) -> None:
+def apply_dict(state: dict[str, Any], event: Event, at: str | None = None) -> None:
     """Fold one event into a state held as a plain dict (the store's bulk path)."""
-    state.update(changes(state.__getitem__, event))
+    state.update(changes(state.__getitem__, event, at))
 
 
 def new_state_dict(run_id: str) -> dict[str, Any]:
-    return RunState(run_id=run_id).to_dict()
+    """A fresh state dict (values are replaced by folding, never mutated, so sharing the
+    empty template's immutable defaults is safe)."""
+    return {**_EMPTY, "run_id": run_id, "extra": {}}
 
 
-def changes(get: Callable[[str], Any], event: Event) -> dict[str, Any]:
-    """The fields ``event`` changes, reading the current state through ``get``."""
+_EMPTY: dict[str, Any] = {}
+
+
+def changes(get: Callable[[str], Any], event: Event, at: str | None = None) -> dict[str, Any]:
+    """The fields ``event`` changes, reading the current state through ``get``.
+
+    ``at`` is the event's canonical timestamp text when the caller has it already.
+    """
     p = event.payload
-    at = format_ts(event.at)
+    at = at or format_ts(event.at)
     t = event.type
     ch: dict[str, Any] = {"event_count": get("event_count") + 1, "last_at": at}
     if t is EventType.RUN_STARTED:
@@ -156,3 +164,6 @@ def project(run_id: str, events: Iterable[Event]) -> RunState:
     for e in events:
         state = apply(state, e)
     return state
+
+
+_EMPTY.update(RunState(run_id="").to_dict())

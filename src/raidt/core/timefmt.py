@@ -14,6 +14,8 @@ __all__ = ["format_ts", "parse_ts", "utcnow"]
 
 def format_ts(value: datetime) -> str:
     """Render an aware datetime in RAIDT's canonical UTC form."""
+    if value.tzinfo is UTC:  # the hot path: isoformat is several times faster than strftime
+        return value.replace(tzinfo=None).isoformat() + "Z"
     if value.tzinfo is None:
         raise ValueError("timestamp has no time zone; give UTC ('Z') or an offset")
     v = value.astimezone(UTC)
