@@ -130,7 +130,7 @@ class EventStore:
                     "leaf_hash": leaf,
                 }
             )
-            apply_dict(state, event)
+            apply_dict(state, event, at_text)
             state["extra"] = {"last_hash": digest, "last_seq": seq}
         try:
             _insert_events(conn, rows)

@@ -177,5 +177,12 @@ score_rollup = Table(
     Column("s_traceability", BigInteger, nullable=False),
 )
 
-EVIDENCE_TABLES = ("events", "ledger_nodes", "checkpoints", "policies", "templates", "actors",
-                   "rubrics")
+EVIDENCE_TABLES = (
+    "events",
+    "ledger_nodes",
+    "checkpoints",
+    "policies",
+    "templates",
+    "actors",
+    "rubrics",
+)
