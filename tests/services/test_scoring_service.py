@@ -100,6 +100,8 @@ def test_bad_requests_change_nothing(app: App) -> None:
     svc = ScoringService(app)
     with pytest.raises(NotFoundError, match="no-such-run"):
         svc.score("no-such-run")
+    with pytest.raises(ValidationError, match="not a date"):
+        svc.weakpoints(since="2026-13-45")
     with pytest.raises(ValidationError, match="cannot aggregate by 'colour'"):
         svc.aggregate("colour")
     before = [(d.id, d.version) for d in svc.list_rubrics()]

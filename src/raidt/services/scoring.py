@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
@@ -429,6 +429,8 @@ def _day(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        return format_ts(parse_ts(value)) if "T" in value else value
+        if "T" in value:
+            return format_ts(parse_ts(value))
+        return date.fromisoformat(value).isoformat()
     except ValueError as exc:
         raise ValidationError(f"not a date or timestamp: {value!r} ({exc})") from None
