@@ -424,7 +424,7 @@ class DemoGenerator:
                 pool = [a for a in pool if any(q.name == quals[role] for q in a.qualifications)]
             if not pool and role == "escalation_owner":
                 pool = [a for a in self.actors.actors.values() if role in a.roles]
-            if not pool:
+            if not pool and role != "reviewer":
                 pool = [a for a in members if role in a.roles]
             if pool:
                 out[role] = r.choice(pool).id

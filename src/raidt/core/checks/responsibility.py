@@ -95,8 +95,14 @@ def reviewer_distinct(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             Result.UNMET,
             "no review.assigned and no review decision: no reviewer is recorded for this run",
         )
-    pairs = (
-        [tuple(p) for p in ctx.policy.roles.separation_of_duties] if ctx.policy else _DEFAULT_SOD
+    # self-review is never separation of duties, whatever a policy lists (DESIGN 7)
+    pairs = list(
+        dict.fromkeys(
+            [
+                *_DEFAULT_SOD,
+                *([tuple(p) for p in ctx.policy.roles.separation_of_duties] if ctx.policy else []),
+            ]
+        )
     )
     holders = _role_holders(ev)
     clashes: list[str] = []
