@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from raidt.core.attestation import PREDICATE_TYPE, Statement, parse_statement
@@ -488,25 +488,39 @@ class ProvCheck(PackCheck):
 NO_POLICY_YAML = b"# no policy version was recorded for this run\n"
 
 
+@lru_cache(maxsize=32)
+def _rubric(text: str) -> Any:
+    from raidt.core.rubric import load_rubric
+
+    return load_rubric(text, RUBRIC)
+
+
+@lru_cache(maxsize=32)
+def _policy(text: str) -> Any:
+    from raidt.core.policy import load_policy
+
+    return load_policy(text, POLICY)
+
+
 def rescore_from_pack(view: PackView) -> dict[str, Any]:
     """Score the run again from the pack alone: events, policy.yaml, rubric.yaml, the actors
     in run.json and the inputs score.json records (comparables, chain state, as-of time)."""
     from raidt.core.actors import ActorDirectory
     from raidt.core.checks import Comparables
-    from raidt.core.policy import load_policy
-    from raidt.core.rubric import load_rubric
     from raidt.core.scoring import score_run
 
     inputs = view.score.get("inputs")
     if not isinstance(inputs, dict):
         raise _fail(SCORE, "records no 'inputs'")
-    rubric = load_rubric(view.text(RUBRIC), RUBRIC)
+    # parsed documents are cached by their text: a period's packs share one rubric, and
+    # YAML parsing, not scoring, is what verification would otherwise spend its time on
+    rubric = _rubric(view.text(RUBRIC))
     if view.score.get("policy") is None:
         if view.file(POLICY) != NO_POLICY_YAML:
             raise _fail(POLICY, "holds a policy but score.json says none was in force")
         policy = None
     else:
-        policy = load_policy(view.text(POLICY), POLICY)
+        policy = _policy(view.text(POLICY))
     try:
         actors = ActorDirectory.model_validate({"actors": view.run.get("actors") or {}})
         raw = inputs.get("comparables")
