@@ -345,3 +345,17 @@ def test_verification_reads_nothing_but_the_bytes(
 
 def _json_of(files: dict[str, bytes], name: str) -> dict[str, Any]:
     return dict(json.loads(files[name]))
+
+
+def test_run_without_a_known_policy_packs_and_verifies(store: App) -> None:
+    store.events.append(run_events("r-nopolicy", 40, use_case="no-such-use-case"))
+    pack = PackService(store).pack_bytes("r-nopolicy")
+    files = files_of(pack)
+    assert files[pf.POLICY] == pf.NO_POLICY_YAML
+    assert json.loads(files[pf.SCORE])["policy"] is None
+    assert not _failures(pack)
+    forged = resign(
+        {**files, pf.POLICY: files_of(PackService(store).pack_bytes("r-1"))[pf.POLICY]},
+        store.signing_key,
+    )
+    assert "policy.yaml: holds a policy" in _first_failure(rezip(forged))

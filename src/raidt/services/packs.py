@@ -228,6 +228,7 @@ def assemble_files(
             checks=[(r.name, r.ok, r.detail) for r in results],
             key_id=keyid(key.public_key()),
             generator=GENERATOR,
+            titles={c.id: c.title for c in bundle.rubric.criteria},
         )
     ).encode("utf-8")
     files[pf.MANIFEST] = pf.build_manifest(files, generator=GENERATOR, run_id=bundle.run_id)

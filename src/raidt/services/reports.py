@@ -243,6 +243,8 @@ class RunReport:
     key_id: str
     generator: str
     limitations: Sequence[str] = LIMITATIONS
+    #: criterion id -> its title in the rubric
+    titles: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
