@@ -124,7 +124,7 @@ def bench_period(app: App, out: Path) -> dict[str, float]:
         use_case, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z", out, progress=tick
     )
     build_s = time.perf_counter() - t0
-    from raidt.services.periodpacks import verify_period
+    from raidt.services.period_verify import verify_period
 
     t0 = time.perf_counter()
     ok = all(r.ok for r in verify_period(out))

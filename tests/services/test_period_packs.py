@@ -16,7 +16,8 @@ from raidt.core.merkle import verify_consistency
 from raidt.errors import ValidationError
 from raidt.services.app import App
 from raidt.services.packs import PackService
-from raidt.services.periodpacks import is_period, pack_file_name, verify_period
+from raidt.services.period_verify import is_period, verify_period
+from raidt.services.periodpacks import pack_file_name
 from raidt.store.keys import public_key_pem
 from tests.services._packs import open_store, run_events
 

@@ -108,7 +108,7 @@ def verify(
 ) -> None:
     """Verify a pack offline: digests, signature, event chain, inclusion proofs, score."""
     from raidt.services.packs import verify_pack_file
-    from raidt.services.periodpacks import is_period, verify_period
+    from raidt.services.period_verify import is_period, verify_period
 
     if not file.exists():
         fail(f"{file}: no such file or directory")
