@@ -90,8 +90,9 @@ def stored_row_bytes(events: list[EventIn]) -> int:
 
         size = c.execute(
             text(
-                "SELECT AVG(LENGTH(id) + LENGTH(run_id) + LENGTH(type) + LENGTH(at) + LENGTH(actor_id)"
-                " + LENGTH(actor_role) + LENGTH(payload) + COALESCE(LENGTH(prev_hash), 0)"
+                "SELECT AVG(LENGTH(id) + LENGTH(run_id) + LENGTH(type) + LENGTH(at)"
+                " + LENGTH(actor_id) + LENGTH(actor_role) + LENGTH(payload)"
+                " + COALESCE(LENGTH(prev_hash), 0)"
                 " + LENGTH(hash) + LENGTH(leaf_hash) + 8) FROM events"
             )
         ).scalar_one()
