@@ -98,9 +98,9 @@ def run_demo(n_runs: int, seed: int) -> None:
         _scores_and_pack(app, home)
     console.print(Rule())
     console.print(
-        f"Try: [bold]RAIDT_HOME={home} raidt show run-000001[/], "
-        f"[bold]raidt runs[/], [bold]raidt verify[/], [bold]raidt score --all[/], "
-        f"[bold]raidt weakpoints[/]"
+        f"Next: [bold]export RAIDT_HOME={home}[/], then [bold]raidt runs[/], "
+        "[bold]raidt show run-000001[/], [bold]raidt score run-000001[/], "
+        "[bold]raidt weakpoints[/], [bold]raidt verify[/], [bold]raidt pack verify FILE.zip[/]"
     )
 
 
@@ -158,10 +158,13 @@ def _scores_and_pack(app: App, home: Path) -> None:
         wt.add_row(w["kind"], str(len(w["run_ids"])), str(w["detail"])[:90])
     console.print(wt)
 
+    closed = app.events.list_runs(status="closed")
+    levels = app.events.readiness_of([c.run_id for c in closed])
+    rank = {"audit_ready": 3, "managed": 2, "basic": 1}
     best = max(
-        app.events.list_runs(status="closed"),
+        closed,
         default=None,
-        key=lambda s: (s.disposition == "accepted_with_edits", len(s.signoffs), s.run_id),
+        key=lambda s: (rank.get(levels.get(s.run_id, ""), 0), len(s.signoffs), s.edits, s.run_id),
     )
     if best is None:
         return
@@ -171,6 +174,7 @@ def _scores_and_pack(app: App, home: Path) -> None:
     ok = all(r.ok for r in results)
     mark = "[green]✓[/]" if ok else "[red]✗[/]"
     console.print(
-        f"{mark} evidence pack {out} built and verified offline "
-        f"({sum(r.ok for r in results)}/{len(results)} checks)"
+        f"{mark} evidence pack {out} ({levels.get(best.run_id)}) built and verified offline "
+        f"({sum(r.ok for r in results)}/{len(results)} checks); read it as a person would: "
+        f"raidt report {best.run_id} --html report.html"
     )
