@@ -51,24 +51,31 @@ def es_number(x: float) -> str:
 
 
 def _prepare(value: Any) -> Any:
-    """Copy of ``value`` with floats as Fragments; raises _Slow for what orjson can't match."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+    """Copy of ``value`` with floats as Fragments; raises _Slow for what orjson can't match.
+
+    Dispatches on ``type(...) is`` rather than isinstance chains: this walk runs for every
+    payload on the ingest path. Subclasses (bool is an int; str/dict subclasses) take the
+    reference encoder, which is always correct.
+    """
+    t = type(value)
+    if t is str or value is None or t is bool:
         return value
-    if isinstance(value, int):
-        if not -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
-            raise _Slow
-        return value
-    if isinstance(value, float):
+    if t is int:
+        if -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT:
+            return value
+        raise _Slow
+    if t is float:
         return orjson.Fragment(es_number(value))
-    if isinstance(value, dict):
+    if t is dict:
         out = {}
         for k, v in value.items():
-            if not isinstance(k, str) or not k.isascii():
+            if type(k) is not str or not k.isascii():
                 raise _Slow
-            out[k] = _prepare(v)
+            tv = type(v)
+            out[k] = v if tv is str or v is None or tv is bool else _prepare(v)
         return out
-    if isinstance(value, list | tuple):
-        return [_prepare(v) for v in value]
+    if t is list or t is tuple:
+        return [v if type(v) is str else _prepare(v) for v in value]
     raise _Slow
 
 

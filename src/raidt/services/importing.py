@@ -90,34 +90,29 @@ def import_file(
     skip_bad: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportResult:
-    """Validate the whole file, then store it atomically.
+    """Store a whole file atomically, or nothing of it.
 
-    ``progress(done, total)`` is called as lines are validated and stored (each line
-    counts twice: once per pass).
+    One pass, inside one write transaction: lines are validated and appended in batches,
+    and the first bad line (unless ``skip_bad``) raises, which rolls the transaction back,
+    so the store is exactly as it was. ``progress(done, total)`` counts lines.
     """
     if not path.exists():
         raise ImportFileError("file not found", source=str(path))
     if path.suffix.lower() == ".csv":
         return _import_csv(app, path, skip_bad=skip_bad, progress=progress)
-    total = _count_lines(path) * 2
+    total = _count_lines(path)
     done = 0
     skipped: list[ImportFileError] = []
-    for _, item in parse_jsonl(path):  # pass 1: validate everything, store nothing
-        if isinstance(item, ImportFileError):
-            if not skip_bad:
-                raise item
-            skipped.append(item)
-        done += 1
-        if progress and done % 1000 == 0:
-            progress(done, total)
-    bad_lines = {e.line for e in skipped}
     runs: set[str] = set()
     count = 0
-    with app.db.write() as conn:  # pass 2: one transaction, batches of events
+    with app.db.write() as conn:
         batch: list[EventIn] = []
-        for lineno, item in parse_jsonl(path):
+        for _, item in parse_jsonl(path):
             done += 1
-            if lineno in bad_lines or isinstance(item, ImportFileError):
+            if isinstance(item, ImportFileError):
+                if not skip_bad:
+                    raise item  # rolls back everything appended so far
+                skipped.append(item)
                 continue
             batch.append(item)
             runs.add(item.run_id)
