@@ -59,3 +59,29 @@ def test_import_is_all_or_nothing(tmp_path: Path, lines: list[bytes]) -> None:
             assert app.events.count_events() == before
         else:
             assert app.events.count_events() == before + result.events
+
+
+def test_bad_last_line_after_many_batches_stores_nothing(tmp_path: Path, db_url: str) -> None:
+    """Batches already appended inside the import's transaction are rolled back too."""
+    import orjson
+
+    from raidt.services.demo_data import DemoGenerator
+
+    f = tmp_path / "big.jsonl"
+    with f.open("wb") as fh:
+        n = 0
+        for run in DemoGenerator(seed=9).runs(1300):
+            for e in run:
+                fh.write(orjson.dumps(e.model_dump(mode="json", exclude_none=True)) + b"\n")
+                n += 1
+        fh.write(b'{"run_id": "r", "type": "run.started"}\n')
+    assert n > 10_000  # more than two append batches
+    with App.open(home=tmp_path / "h", database_url=db_url) as app:
+        try:
+            import_file(app, f)
+        except ImportFileError as exc:
+            assert exc.line == n + 1
+        else:  # pragma: no cover - the assertion below explains
+            raise AssertionError("the bad last line was accepted")
+        assert app.events.count_events() == 0
+        assert app.events.count_runs() == 0
