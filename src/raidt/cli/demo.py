@@ -159,12 +159,12 @@ def _scores_and_pack(app: App, home: Path) -> None:
     console.print(wt)
 
     closed = app.events.list_runs(status="closed")
-    levels = app.events.readiness_of([c.run_id for c in closed])
+    level = app.events.readiness_of([c.run_id for c in closed])
     rank = {"audit_ready": 3, "managed": 2, "basic": 1}
     best = max(
         closed,
         default=None,
-        key=lambda s: (rank.get(levels.get(s.run_id, ""), 0), len(s.signoffs), s.edits, s.run_id),
+        key=lambda s: (rank.get(level.get(s.run_id, ""), 0), len(s.signoffs), s.edits, s.run_id),
     )
     if best is None:
         return
@@ -174,7 +174,7 @@ def _scores_and_pack(app: App, home: Path) -> None:
     ok = all(r.ok for r in results)
     mark = "[green]✓[/]" if ok else "[red]✗[/]"
     console.print(
-        f"{mark} evidence pack {out} ({levels.get(best.run_id)}) built and verified offline "
+        f"{mark} evidence pack {out} ({level.get(best.run_id)}) built and verified offline "
         f"({sum(r.ok for r in results)}/{len(results)} checks); read it as a person would: "
         f"raidt report {best.run_id} --html report.html"
     )

@@ -38,23 +38,14 @@ def init() -> None:
         console.print(f"  checkpoint: tree size {note.splitlines()[1]}")
 
 
-def _install_defaults(a: object) -> str:
-    """Install sector presets and the default rubric where those services exist."""
-    parts = []
-    try:
-        from raidt.services.policies import install_presets
-    except ImportError:  # pragma: no cover - during bring-up only
-        install_presets = None  # type: ignore[assignment]
-    if install_presets is not None:
-        parts.append(f"{install_presets(a)} policies")  # type: ignore[arg-type]
-    try:
-        from raidt.services.scoring import install_default_rubric
-    except ImportError:  # pragma: no cover
-        install_default_rubric = None  # type: ignore[assignment]
-    if install_default_rubric is not None:
-        install_default_rubric(a)  # type: ignore[arg-type]
-        parts.append("default rubric")
-    return ", ".join(parts) or "no presets"
+def _install_defaults(a: App) -> str:
+    """Install the six sector presets and the default rubric (idempotent)."""
+    from raidt.services.policies import install_presets
+    from raidt.services.scoring import install_default_rubric
+
+    added = install_presets(a)
+    install_default_rubric(a)
+    return f"{added} new sector policies, default rubric"
 
 
 @app.command("import")
