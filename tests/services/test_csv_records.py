@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from raidt.core.events import EventType
-from raidt.core.workflow import missing_for_close
+from raidt.core.review_rules import missing_for_close
 from raidt.errors import ImportFileError
 from raidt.services.csv_records import (
     CSV_COLUMNS,

@@ -132,3 +132,19 @@ def test_actors_import_and_directory(svc: PolicyService) -> None:
         svc.import_actors("actors:\n  - {id: u-9, roles: [boss]}\n", "bad.yaml")
     with pytest.raises(NotFoundError):
         svc.get_actor("u-9")
+
+
+def test_find_actor_reads_the_latest_entry_of_one_actor(svc: PolicyService) -> None:
+    assert svc.find_actor("u-103") is None  # empty directory: None, not an error
+    text = (resources.files("raidt") / "policies/actors-example.yaml").read_text(encoding="utf-8")
+    svc.import_actors(text, "actors-example.yaml")
+    directory = svc.actor_directory()
+    for actor in directory.actors.values():
+        assert svc.find_actor(actor.id) == actor
+    assert svc.find_actor("u-404") is None
+    # a later import wins for that actor only; the others keep their entries
+    svc.import_actors("actors:\n  - {id: u-103, roles: [auditor]}\n", "update.yaml")
+    found = svc.find_actor("u-103")
+    assert found is not None and found.roles == ["auditor"]
+    assert found == svc.actor_directory().get("u-103")
+    assert svc.find_actor("u-101") == directory.get("u-101")

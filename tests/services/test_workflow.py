@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from raidt.core.events import ActorRef, EventIn, EventType, Role
-from raidt.core.workflow import missing_for_close, run_facts
+from raidt.core.review_rules import missing_for_close
+from raidt.core.run_facts import run_facts
 from raidt.errors import NotFoundError, PolicyViolation, ValidationError, WorkflowError
 from raidt.services.app import App
 from raidt.services.policies import PolicyService

@@ -219,8 +219,17 @@ class PolicyService:
         """The current directory (latest entry per actor)."""
         return ActorDirectory.of(self._actors.current())
 
+    def find_actor(self, actor_id: str) -> Actor | None:
+        """One actor's current entry (latest import), or None when the store has none.
+
+        Reads only that actor's latest row: the workflow asks about one person per action
+        and should not load the whole directory to do it.
+        """
+        return self._actors.latest(actor_id)
+
     def get_actor(self, actor_id: str) -> Actor:
-        actor = self.actor_directory().get(actor_id)
+        """Like :meth:`find_actor`, but an unknown actor is an error saying how to add one."""
+        actor = self.find_actor(actor_id)
         if actor is None:
             raise NotFoundError(
                 f"unknown actor '{actor_id}'; import an actor directory with "

@@ -201,6 +201,18 @@ class ActorRegistry:
             ).scalars()
             return [Actor.model_validate(from_json(b)) for b in bodies]
 
+    def latest(self, actor_id: str) -> Actor | None:
+        """The current entry of one actor (its latest row), or None when never imported.
+
+        Reads one row, so a check about a single person does not load the whole directory.
+        """
+        t = schema.actors
+        with self.db.read() as conn:
+            body = conn.execute(
+                select(t.c.body).where(t.c.actor_id == actor_id).order_by(t.c.row.desc()).limit(1)
+            ).scalar_one_or_none()
+        return None if body is None else Actor.model_validate(from_json(body))
+
     def history(self, actor_id: str) -> list[tuple[datetime, Actor]]:
         """Every stored entry of one actor, oldest first."""
         t = schema.actors
