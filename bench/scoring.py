@@ -15,17 +15,25 @@ Usage::
 
 For PostgreSQL, ``RAIDT_TEST_POSTGRES_URL`` is used when set; otherwise a throwaway cluster
 is started with ``tests/_postgres.py``. Generated stores live in a temporary directory and
-are deleted afterwards (``--keep`` keeps the SQLite one).
+are deleted afterwards, unless ``--keep DIR`` names a directory (under /tmp, never in the
+repository): the SQLite store and a PostgreSQL cluster are then kept there and reused by
+later runs of the same size, so re-measuring does not regenerate ten million events::
+
+    .venv/bin/python bench/scoring.py --runs 1000000 --engine sqlite --keep /tmp/rb --generate-only
+    .venv/bin/python bench/scoring.py --runs 1000000 --engine sqlite --keep /tmp/rb --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import resource
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +43,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -238,39 +248,70 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def bench(engine: str, url: str, runs: int, home: Path) -> dict[str, Any]:
+def bench(
+    engine: str,
+    url: str,
+    runs: int,
+    home: Path,
+    *,
+    marker: Path | None = None,
+    generate_only: bool = False,
+    repeat: int = 1,
+) -> dict[str, Any]:
     app = App.open(home=home, database_url=url)
     try:
-        events, gen_s = generate(app, runs)
+        if marker is not None and marker.exists():
+            made = json.loads(marker.read_text())
+            events, gen_s = int(made["events"]), float(made["gen_s"])
+            print(f"[{engine}] reusing {runs} runs / {events} events ({marker.parent})")
+        else:
+            events, gen_s = generate(app, runs)
+            if marker is not None:
+                marker.write_text(json.dumps({"events": events, "gen_s": gen_s}))
         print(
             f"[{engine}] generated {runs} runs / {events} events in {gen_s:.1f}s "
             f"({events / gen_s:,.0f} events/s)",
             flush=True,
         )
+        if generate_only:
+            return {"engine": engine, "runs": runs, "events": events, "gen_s": gen_s}
         svc = ScoringService(app)
-        samples: list[tuple[int, float]] = []
         step = max(1, runs // 10)
+        timings: list[float] = []
+        for attempt in range(repeat):
+            svc = ScoringService(app)
+            samples: list[tuple[int, float]] = []
 
-        def tick(done: int, total: int) -> None:
-            if not samples or done - samples[-1][0] >= step:
-                samples.append((done, rss_mb()))
+            def tick(done: int, total: int, samples: list[tuple[int, float]] = samples) -> None:
+                if not samples or done - samples[-1][0] >= step:
+                    samples.append((done, rss_mb()))
 
-        t = time.perf_counter()
-        summary = svc.score_all(tick)
-        score_s = time.perf_counter() - t
-        samples.append((summary["runs"], rss_mb()))
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"[{engine}] scored {summary['runs']} runs in {score_s:.1f}s = "
-            f"{summary['runs'] / score_s:,.0f} runs/s; readiness {summary['readiness']}",
-            flush=True,
-        )
-        print(
-            f"[{engine}] RSS MiB along the way: "
-            + ", ".join(f"{d}:{m:.0f}" for d, m in samples)
-            + f"; peak {peak:.0f}",
-            flush=True,
-        )
+            load = os.getloadavg()[0]
+            t = time.perf_counter()
+            summary = svc.score_all(tick)
+            score_s = time.perf_counter() - t
+            timings.append(score_s)
+            samples.append((summary["runs"], rss_mb()))
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(
+                f"[{engine}] #{attempt + 1} scored {summary['runs']} runs in {score_s:.1f}s = "
+                f"{summary['runs'] / score_s:,.0f} runs/s (load {load:.2f}); "
+                f"readiness {summary['readiness']}",
+                flush=True,
+            )
+            print(
+                f"[{engine}] RSS MiB along the way: "
+                + ", ".join(f"{d}:{m:.0f}" for d, m in samples)
+                + f"; peak {peak:.0f}",
+                flush=True,
+            )
+        score_s = statistics.median(timings)
+        if repeat > 1:
+            print(
+                f"[{engine}] median of {repeat}: {score_s:.1f}s = "
+                f"{summary['runs'] / score_s:,.0f} runs/s",
+                flush=True,
+            )
         queries: dict[str, float] = {}
         for by in ("use_case", "team", "reviewer", "month", "obligation"):
             times = []
@@ -304,39 +345,106 @@ def bench(engine: str, url: str, runs: int, home: Path) -> dict[str, Any]:
         app.close()
 
 
+_PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def kept_cluster(directory: Path) -> str:
+    """URL of a PostgreSQL cluster kept in ``directory`` (created or started as needed)."""
+    as_pg = ["runuser", "-u", "postgres", "--"]
+    data = directory / "data"
+    port_file = directory / "port"
+    if not data.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        shutil.chown(directory, "postgres")
+        subprocess.run(
+            [*as_pg, str(_PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+            check=True,
+            capture_output=True,
+        )
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port_file.write_text(str(s.getsockname()[1]))
+    port = int(port_file.read_text())
+    running = subprocess.run([*as_pg, str(_PG_BIN / "pg_ctl"), "-D", str(data), "status"])
+    if running.returncode != 0:
+        subprocess.run(
+            [
+                *as_pg,
+                str(_PG_BIN / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(directory / "log"),
+                "-w",
+                "start",
+                "-o",
+                f"-k {directory} -p {port} -c listen_addresses=127.0.0.1",
+            ],
+            check=True,
+            capture_output=True,
+        )
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=5000)
     ap.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="sqlite")
-    ap.add_argument("--keep", action="store_true", help="keep the generated SQLite store")
+    ap.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="keep the generated stores in DIR (under /tmp) and reuse them on later runs",
+    )
+    ap.add_argument("--generate-only", action="store_true", help="generate the stores and stop")
+    ap.add_argument("--repeat", type=int, default=1, help="score this many times (median)")
     args = ap.parse_args()
     os.environ.pop("RAIDT_DATABASE_URL", None)
-    tmp = Path(tempfile.mkdtemp(prefix="raidt-bench-scoring-"))
+    keep: Path | None = args.keep.resolve() if args.keep else None
+    tmp = keep or Path(tempfile.mkdtemp(prefix="raidt-bench-scoring-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    opts: dict[str, Any] = {"generate_only": args.generate_only, "repeat": args.repeat}
     cluster = None
     try:
         if args.engine in ("sqlite", "both"):
-            bench("sqlite", f"sqlite:///{tmp / 'bench.db'}", args.runs, tmp / "home-sqlite")
+            d = tmp / f"sqlite-{args.runs}"
+            d.mkdir(exist_ok=True)
+            marker = d / "generated.json" if keep else None
+            bench(
+                "sqlite",
+                f"sqlite:///{d / 'bench.db'}",
+                args.runs,
+                d / "home",
+                marker=marker,
+                **opts,
+            )
         if args.engine in ("postgresql", "both"):
             url = os.environ.get("RAIDT_TEST_POSTGRES_URL")
-            if not url:
+            if keep is not None and not url:
+                url = kept_cluster(keep / "pg")
+            elif not url:
                 from tests import _postgres
 
                 cluster = _postgres.start()
                 url = cluster.url
-            from sqlalchemy import create_engine, text
-            from sqlalchemy.engine import make_url
-
-            name = "bench_" + uuid.uuid4().hex[:8]
+            name = f"bench_{args.runs}" if keep else "bench_" + uuid.uuid4().hex[:8]
             admin = create_engine(url, isolation_level="AUTOCOMMIT")
             with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
+                exists = c.execute(
+                    text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+                ).first()
+                if not exists:
+                    c.execute(text(f'CREATE DATABASE "{name}"'))
             admin.dispose()
             db = make_url(url).set(database=name).render_as_string(hide_password=False)
-            bench("postgresql", db, args.runs, tmp / "home-pg")
+            marker = tmp / f"pg-{args.runs}.json" if keep else None
+            if marker is not None and not exists and marker.exists():
+                marker.unlink()
+            bench("postgresql", db, args.runs, tmp / f"home-pg-{args.runs}", marker=marker, **opts)
     finally:
         if cluster is not None:
             cluster.stop()
-        if not args.keep:
+        if keep is None:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"kept {tmp}")

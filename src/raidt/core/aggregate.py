@@ -9,13 +9,21 @@ per-group distributions, mean pillar scores and a monthly trend.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from raidt.core.rubric import PILLARS, READINESS_LEVELS
 
-__all__ = ["DIMENSIONS", "RESULTS", "RollupRow", "merge", "rollup_rows", "summarise"]
+__all__ = [
+    "DIMENSIONS",
+    "RESULTS",
+    "RollupAccumulator",
+    "RollupRow",
+    "merge",
+    "rollup_rows",
+    "summarise",
+]
 
 #: what ``--by`` accepts
 DIMENSIONS = ("use_case", "team", "reviewer", "month", "obligation")
@@ -71,6 +79,101 @@ def rollup_rows(
         for (ob, res), n in sorted(counts.items())
     ]
     return rows
+
+
+class CriterionLike(Protocol):
+    """What the accumulator reads of a criterion result (``CriterionScore`` fits)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def result(self) -> str: ...
+    @property
+    def obligations(self) -> Sequence[str]: ...
+
+
+class RollupAccumulator:
+    """The rollup of many profiles as plain counters, for a full rescore.
+
+    Equal to :func:`merge` over :func:`rollup_rows` of every profile added (a test checks
+    it), without building rows per run: run dimensions keep ``[runs, five pillar sums]``
+    per identity, and a run's criterion results are counted as one vector per month (runs
+    fall into few distinct vectors), spread over each criterion's obligations by
+    :meth:`rows`. Memory depends on the number of groups and distinct vectors, which is
+    bounded by folding vectors into per-criterion counts past ``max_vectors``.
+    """
+
+    def __init__(self, max_vectors: int = 20000) -> None:
+        self._runs: dict[tuple[str, str, str, str], list[int]] = {}
+        self._vectors: dict[tuple[str, tuple[str, ...], tuple[str, ...]], int] = {}
+        self._results: dict[tuple[str, str, str], int] = {}
+        self._obligations: dict[str, Sequence[str]] = {}
+        self._max_vectors = max_vectors
+
+    def add(
+        self,
+        run: Mapping[str, Any],
+        readiness: str,
+        pillars: Mapping[str, int],
+        criteria: Sequence[CriterionLike],
+        reviewers: Iterable[str] = (),
+    ) -> None:
+        """Count one profile: its ``run`` block, readiness, pillar scores, criteria and
+        the run's reviewers (as :func:`rollup_rows` reads them from its JSON)."""
+        started = run.get("started_at") or ""
+        month = started[:7] if started else "unknown"
+        sums = [int(pillars[p.value]) for p in PILLARS]
+        revs = sorted(set(reviewers)) or ["(none)"]
+        runs = self._runs
+        for ident in (
+            ("use_case", run.get("use_case") or "(none)", month, readiness),
+            ("team", run.get("team") or "(none)", month, readiness),
+            *(("reviewer", r, month, readiness) for r in revs),
+            ("month", month, month, readiness),
+        ):
+            have = runs.get(ident)
+            if have is None:
+                runs[ident] = [1, *sums]
+            else:
+                have[0] += 1
+                for i in range(5):
+                    have[i + 1] += sums[i]
+        key = (month, tuple([c.id for c in criteria]), tuple([c.result for c in criteria]))
+        n = self._vectors.get(key)
+        if n is None:
+            for c in criteria:
+                if c.id not in self._obligations:
+                    self._obligations[c.id] = tuple(c.obligations)
+            if len(self._vectors) >= self._max_vectors:
+                self._fold()
+            self._vectors[key] = 1
+        else:
+            self._vectors[key] = n + 1
+
+    def _fold(self) -> None:
+        counts = self._results
+        for (month, ids, results), n in self._vectors.items():
+            for cid, result in zip(ids, results, strict=True):
+                k = (month, cid, result)
+                counts[k] = counts.get(k, 0) + n
+        self._vectors.clear()
+
+    def rows(self) -> list[RollupRow]:
+        self._fold()
+        out = [
+            RollupRow(dim, key, month, bucket, v[0], [float(x) for x in v[1:]])
+            for (dim, key, month, bucket), v in self._runs.items()
+        ]
+        obligation: dict[tuple[str, str, str], int] = {}
+        for (month, cid, result), n in self._results.items():
+            for ob in self._obligations[cid]:
+                k = (ob, month, result)
+                obligation[k] = obligation.get(k, 0) + n
+        out += [
+            RollupRow("obligation", ob, month, res, n, [0.0] * 5)
+            for (ob, month, res), n in sorted(obligation.items())
+        ]
+        return out
 
 
 def merge(rows: Iterable[RollupRow]) -> dict[tuple[str, str, str, str], RollupRow]:

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from raidt.core.actors import ActorDirectory
 from raidt.core.canonical import canonical_json
 from raidt.core.checks import CHECKS, CheckContext, Comparables, Result, RunEvidence
@@ -37,6 +39,66 @@ __all__ = [
 RESULT_VALUE: dict[Result, float] = {Result.MET: 1.0, Result.PARTIAL: 0.5, Result.UNMET: 0.0}
 
 _HASH_CACHE: dict[int, tuple[object, str]] = {}
+
+_RESULT_TEXT: dict[Result, str] = {r: r.value for r in Result}
+
+_DUMPS: dict[int, tuple[Comparables, bytes]] = {}
+
+
+def _comparables_json(comparables: Comparables) -> dict[str, Any]:
+    """``comparables.model_dump(mode="json")``, dumped once per object (a bulk rescore
+    shares one summary among every run of a use case); each profile gets its own copy."""
+    hit = _DUMPS.get(id(comparables))
+    if hit is None or hit[0] is not comparables:
+        if len(_DUMPS) > 256:
+            _DUMPS.clear()
+        hit = _DUMPS[id(comparables)] = (
+            comparables,
+            orjson.dumps(comparables.model_dump(mode="json")),
+        )
+    copy: dict[str, Any] = orjson.loads(hit[1])
+    return copy
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One criterion of a rubric, resolved once: its check and what the profile repeats."""
+
+    id: str
+    pillar: Pillar
+    pillar_text: str
+    check: Any
+    params: dict[str, Any]
+    weight: float
+    critical: bool
+    obligations: tuple[str, ...]
+
+
+_PLANS: dict[int, tuple[Rubric, tuple[_Step, ...]]] = {}
+
+
+def _plan(rubric: Rubric) -> tuple[_Step, ...]:
+    """The rubric's criteria as resolved steps, memoised per rubric object."""
+    hit = _PLANS.get(id(rubric))
+    if hit is not None and hit[0] is rubric:
+        return hit[1]
+    if len(_PLANS) > 64:
+        _PLANS.clear()
+    steps = tuple(
+        _Step(
+            id=c.id,
+            pillar=c.pillar,
+            pillar_text=c.pillar.value,
+            check=CHECKS[c.check],
+            params=c.params,
+            weight=c.weight,
+            critical=c.critical,
+            obligations=tuple(c.obligations),
+        )
+        for c in rubric.criteria
+    )
+    _PLANS[id(rubric)] = (rubric, steps)
+    return steps
 
 
 def content_hash_of(obj: Policy | Rubric) -> str:
@@ -243,7 +305,7 @@ def _human(ev: RunEvidence, automated: dict[str, str]) -> dict[str, Any]:
 
 
 def score_run(
-    events: Sequence[Event],
+    events: Sequence[Event] | RunEvidence,
     *,
     policy: Policy | None,
     rubric: Rubric,
@@ -255,7 +317,9 @@ def score_run(
     """Score one run against ``rubric``.
 
     Args:
-        events: the run's sealed events (any order; ledger order is restored by ``seq``).
+        events: the run's sealed events (any order; ledger order is restored by ``seq``), or
+            their :class:`RunEvidence` when the caller already built it (bulk scoring shares
+            it with weak-point facts).
         policy: the policy version in force for the run, or None when it is unknown (checks
             that depend on it then say so, and readiness cannot pass critical criteria that
             need it).
@@ -269,14 +333,15 @@ def score_run(
     Returns:
         The :class:`ScoreProfile`; identical inputs give byte-identical ``canonical()``.
     """
-    ev = RunEvidence(events)
+    ev = events if isinstance(events, RunEvidence) else RunEvidence(events)
     when = parse_ts(as_of) if isinstance(as_of, str) else as_of
     base = CheckContext(
         policy=policy, actors=actors, comparables=comparables, chain_ok=chain_ok, as_of=when
     )
     scores: list[CriterionScore] = []
     totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
-    for c in rubric.criteria:
+    na = Result.NOT_APPLICABLE
+    for c in _plan(rubric):
         ctx = (
             CheckContext(
                 policy=policy,
@@ -289,19 +354,19 @@ def score_run(
             if c.params
             else base
         )
-        r = CHECKS[c.check](ev, ctx)
+        r = c.check(ev, ctx)
         scores.append(
             CriterionScore(
-                id=c.id,
-                pillar=c.pillar.value,
-                result=r.result.value,
-                rationale=r.rationale,
-                evidence=r.evidence,
-                critical=c.critical,
-                obligations=tuple(c.obligations),
+                c.id,
+                c.pillar_text,
+                _RESULT_TEXT[r.result],
+                r.rationale,
+                r.evidence,
+                c.critical,
+                c.obligations,
             )
         )
-        if r.result is not Result.NOT_APPLICABLE:
+        if r.result is not na:
             t = totals[c.pillar]
             t[0] += c.weight * RESULT_VALUE[r.result]
             t[1] += c.weight
@@ -325,7 +390,7 @@ def score_run(
             "last_hash": last.hash if last else None,
             "last_seq": last.seq if last else None,
         },
-        "comparables": None if comparables is None else comparables.model_dump(mode="json"),
+        "comparables": None if comparables is None else _comparables_json(comparables),
         "chain_ok": chain_ok,
         "as_of": None if when is None else format_ts(when),
     }

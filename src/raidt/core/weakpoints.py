@@ -9,7 +9,7 @@ detail sentence a reviewer can check against those runs (DESIGN.md 6.2).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from statistics import median
@@ -21,7 +21,16 @@ from raidt.core.checks.interpretability import review_timing
 from raidt.core.events import EventType
 from raidt.core.policy import Policy
 
-__all__ = ["KINDS", "RunFacts", "WeakPointRules", "detect", "run_facts"]
+__all__ = [
+    "KINDS",
+    "RunFacts",
+    "WeakKey",
+    "WeakPointRules",
+    "detect",
+    "run_facts",
+    "summarise_counts",
+    "weak_keys",
+]
 
 KINDS = (
     "self_review",
@@ -98,7 +107,7 @@ class RunFacts:
 
 
 def run_facts(
-    events: Iterable[Any],
+    events: Iterable[Any] | RunEvidence,
     *,
     policy: Policy | None,
     comparables: Comparables | None = None,
@@ -208,6 +217,132 @@ def _scope(f: RunFacts) -> str:
     return f"{f.use_case or '?'} / {f.team or '?'}"
 
 
+_TEXTS = {
+    "self_review": "the initiator reviewed or approved their own output",
+    "missing_reviewer": "output produced or run closed with no reviewer recorded",
+    "non_approved_template": "prompt template {x} is not approved by the run's policy",
+    "non_approved_model": "model {x} (or its parameters) is not approved by the policy",
+    "repeated_overrides": "{n} run(s) with {k} or more overrides each",
+    "unresolved_escalation": "escalation raised and never resolved",
+    "stale_open_run": "run still open past its policy's SLA",
+    "config_drift": "model configuration or template differs from the usual one among "
+    "comparable runs",
+}
+
+#: (kind, scope, extra): one counter a run adds to for the weak-point summary
+WeakKey = tuple[str, str, str]
+
+
+def weak_keys(f: RunFacts, rules: WeakPointRules = WeakPointRules()) -> list[WeakKey]:
+    """The counters one run adds 1 to, so the weak-point summary is kept as counts.
+
+    Mirrors what :func:`detect` collects per run: besides the flagged kinds, every run
+    counts towards its scope (``runs``) and each approver's ``approvals``, which the
+    share- and peer-based weak points compare against.
+    """
+    scope = _scope(f)
+    out: list[WeakKey] = [("runs", scope, "")]
+    out += [("approvals", a, "") for a in f.approvers]
+    if f.self_review:
+        out.append(("self_review", scope, ""))
+    if f.missing_reviewer:
+        out.append(("missing_reviewer", scope, ""))
+    if f.rubber_stamp:
+        out += [("rubber_stamp", a, "") for a in f.approvers or f.reviewers]
+    if f.template_ok is False:
+        out.append(("non_approved_template", scope, f.template or "no template"))
+    if f.model_ok is False:
+        out.append(("non_approved_model", scope, f.model or "?"))
+    if f.overrides:
+        out.append(("overrides", scope, ""))
+        if f.overrides >= rules.overrides_per_run:
+            out.append(("repeated_overrides", scope, "run"))
+    if f.open_escalations:
+        out.append(("unresolved_escalation", scope, ""))
+    if f.open_past_sla:
+        out.append(("stale_open_run", scope, ""))
+    if f.config_drift:
+        out.append(("config_drift", f"{f.use_case} (policy {f.policy_version})", ""))
+    out += [("failure", f.use_case or "?", kind) for kind in f.failures]
+    return out
+
+
+def summarise_counts(
+    counts: Mapping[WeakKey, int], rules: WeakPointRules = WeakPointRules()
+) -> list[dict[str, Any]]:
+    """Weak points from :func:`weak_keys` counters, for dashboards.
+
+    The same kinds, scopes and details as :func:`detect` over the same runs, with the
+    number of runs (``runs``) in place of their ids; :func:`detect` stays the drill-down.
+    Answers from a few thousand counters instead of a pass over every run.
+    """
+    team_runs: dict[str, int] = {}
+    approvals: dict[str, int] = {}
+    overrides: dict[str, int] = {}
+    out: list[dict[str, Any]] = []
+    for (kind, scope, extra), n in counts.items():
+        if n <= 0:
+            continue
+        if kind == "runs":
+            team_runs[scope] = n
+        elif kind == "approvals":
+            approvals[scope] = n
+        elif kind == "overrides":
+            overrides[scope] = n
+        elif kind == "rubber_stamp":
+            out.append(
+                {
+                    "kind": kind,
+                    "runs": n,
+                    "scope": scope,
+                    "detail": f"reviewer '{scope}' approved {n} run(s) within "
+                    "seconds of assignment, with no edits and no checklist",
+                }
+            )
+        elif kind == "failure":
+            if n >= rules.recurring_min:
+                out.append(
+                    {
+                        "kind": "recurring_failures",
+                        "runs": n,
+                        "scope": scope,
+                        "detail": f"{scope}: '{extra}' recurred in {n} runs",
+                    }
+                )
+        else:
+            text = _TEXTS[kind].format(x=extra, n=n, k=rules.overrides_per_run)
+            out.append(
+                {"kind": kind, "runs": n, "scope": scope, "detail": f"{scope}: {text} ({n} run(s))"}
+            )
+    for scope, n in overrides.items():
+        share = n / team_runs[scope] if team_runs.get(scope) else 0.0
+        if n >= rules.min_runs and share >= rules.override_share:
+            out.append(
+                {
+                    "kind": "repeated_overrides",
+                    "runs": n,
+                    "scope": scope,
+                    "detail": f"{scope}: {n} of {team_runs[scope]} runs "
+                    f"({share:.0%}) carry overrides",
+                }
+            )
+    if len(approvals) >= rules.min_peers:
+        for reviewer, n in approvals.items():
+            med = median([v for r, v in approvals.items() if r != reviewer])
+            if n >= rules.min_approvals and n > rules.peer_factor * med:
+                out.append(
+                    {
+                        "kind": "rubber_stamp",
+                        "runs": n,
+                        "scope": reviewer,
+                        "detail": f"reviewer '{reviewer}' approved {n} runs, more than "
+                        f"{rules.peer_factor:g}x the median of peers ({med:g})",
+                    }
+                )
+    out.sort(key=lambda w: (KINDS.index(w["kind"]), w["scope"], w["detail"]))
+    return out
+
+
 def detect(
     facts: Iterable[RunFacts], rules: WeakPointRules = WeakPointRules()
 ) -> list[dict[str, Any]]:
@@ -256,19 +391,8 @@ def detect(
         for kind in f.failures:
             failures[(f.use_case or "?", kind)].append(f.run_id)
     out: list[dict[str, Any]] = []
-    texts = {
-        "self_review": "the initiator reviewed or approved their own output",
-        "missing_reviewer": "output produced or run closed with no reviewer recorded",
-        "non_approved_template": "prompt template {x} is not approved by the run's policy",
-        "non_approved_model": "model {x} (or its parameters) is not approved by the policy",
-        "repeated_overrides": "{n} run(s) with {k} or more overrides each",
-        "unresolved_escalation": "escalation raised and never resolved",
-        "stale_open_run": "run still open past its policy's SLA",
-        "config_drift": "model configuration or template differs from the usual one among "
-        "comparable runs",
-    }
     for (kind, scope, extra), ids in groups.items():
-        text = texts[kind].format(x=extra, n=len(ids), k=rules.overrides_per_run)
+        text = _TEXTS[kind].format(x=extra, n=len(ids), k=rules.overrides_per_run)
         out.append(
             {
                 "kind": kind,

@@ -16,21 +16,23 @@ from datetime import date, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from raidt.core.actors import ActorDirectory
-from raidt.core.aggregate import RollupRow, summarise
+from raidt.core.aggregate import RollupAccumulator, summarise
 from raidt.core.canonical import canonical_json, from_json
-from raidt.core.checks import Comparables
+from raidt.core.checks import Comparables, EvidenceEvent, RunEvidence
 from raidt.core.events import Event, EventType
-from raidt.core.hashing import event_hash
+from raidt.core.hashing import event_hash, seal
 from raidt.core.policy import Policy, load_policy
 from raidt.core.rubric import Rubric, load_rubric
 from raidt.core.scoring import ScoreProfile, score_run
 from raidt.core.timefmt import format_ts, parse_ts, utcnow
-from raidt.core.weakpoints import RunFacts, detect, run_facts
+from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
 from raidt.errors import NotFoundError, ValidationError
 from raidt.store import schema
 from raidt.store.registry import StoredDocument, VersionedDocuments
-from raidt.store.scores import ScoreStore, StoredScore
+from raidt.store.scores import ScoreStore, StoredScore, score_row
 
 if TYPE_CHECKING:
     from raidt.services.app import App
@@ -72,6 +74,33 @@ def chain_problem(events: Sequence[Event]) -> str | None:
             return f"event {e.id}: stored hash does not match its content"
         prev = e.hash
     return None
+
+
+def _rows_chain_ok(rows: Sequence[tuple[Any, ...]]) -> bool:
+    """True when raw ``events`` rows (see ``EventStore.iter_run_rows``) link and hash.
+
+    Hashes the stored canonical payload text with :func:`seal` instead of parsing and
+    re-canonicalising it. False means "not shown here": the caller then asks
+    :func:`chain_problem`, so a verdict never rests on this shortcut alone.
+    """
+    prev: str | None = None
+    for _seq, eid, rid, etype, at, actor_id, role, payload, prev_hash, digest in rows:
+        if prev_hash != prev:
+            return False
+        mine, _leaf = seal(
+            event_id=eid,
+            run_id=rid,
+            event_type=etype,
+            at=at,
+            actor_id=actor_id,
+            actor_role=role,
+            payload_json=payload.encode(),
+            prev_hash=prev_hash,
+        )
+        if mine != digest:
+            return False
+        prev = digest
+    return True
 
 
 @dataclass(frozen=True)
@@ -124,6 +153,15 @@ class _RunKeys:
     def of(cls, events: Sequence[Event]) -> _RunKeys:
         started = next((e for e in events if e.type is EventType.RUN_STARTED), None)
         closed = any(e.type is EventType.RUN_CLOSED for e in events)
+        return cls._from(started, closed)
+
+    @classmethod
+    def of_evidence(cls, ev: RunEvidence) -> _RunKeys:
+        """Same as :meth:`of` on the events ``ev`` holds."""
+        return cls._from(ev.started, ev.has(EventType.RUN_CLOSED))
+
+    @classmethod
+    def _from(cls, started: Event | EvidenceEvent | None, closed: bool) -> _RunKeys:
         if started is None:
             return cls(None, None, None, None, closed)
         p = started.payload
@@ -140,10 +178,12 @@ class _Comparables:
         self.models: dict[tuple[str, str | None], Counter[str]] = {}
         self.templates: dict[tuple[str, str | None], Counter[str]] = {}
         self.runs: Counter[tuple[str, str | None]] = Counter()
+        self._summaries: dict[tuple[str, str | None], Comparables] = {}
 
     def add(self, use_case: str | None, version: str | None, model: Any, template: Any) -> None:
         if use_case is None:
             return
+        self._summaries.clear()
         key = (use_case, version)
         self.runs[key] += 1
         if model is not None:
@@ -156,6 +196,13 @@ class _Comparables:
         if use_case is None or (use_case, version) not in self.runs:
             return None
         key = (use_case, version)
+        done = self._summaries.get(key)
+        if done is None:
+            done = self._summaries[key] = self._summary(key)
+        return done
+
+    def _summary(self, key: tuple[str, str | None]) -> Comparables:
+        use_case, version = key
 
         def modal(c: Counter[str] | None) -> Any:
             # the usual configuration is one held by a strict majority; without one there
@@ -353,6 +400,11 @@ class ScoringService:
     ) -> dict[str, Any]:
         """Rescore every run, streaming (memory flat), then rebuild the dashboard rollup.
 
+        The bulk path reads raw event rows a page of runs at a time, verifies each run's
+        chain on the stored canonical bytes, builds the run's evidence once for the checks
+        and the weak-point facts, writes profiles with the driver's executemany and counts
+        the rollup as it goes. Every profile equals what :meth:`score` stores for the run.
+
         Returns ``{"runs", "readiness": {level: n}}`` plus ``aggregate`` when ``by`` is set.
         """
         tally = _Comparables()
@@ -360,32 +412,60 @@ class ScoringService:
             tally.add(uc, pv, model, tmpl)
         self._comparables = tally
         total = sum(tally.runs.values()) or self.app.events.count_runs()
-        rollup: dict[tuple[str, str, str, str], RollupRow] = {}
+        rubric, _text = self.rubric()
+        actors = self.actors()
+        rollup = RollupAccumulator()
+        weak: Counter[tuple[str, str, str, str]] = Counter()
         counts: Counter[str] = Counter()
-        pending: list[StoredScore] = []
+        pending: list[tuple[Any, ...]] = []
         now = format_ts(utcnow())
+        loads, from_row = orjson.loads, EvidenceEvent.from_row
         done = 0
-        for run_id, events in self.app.events.iter_runs():
-            inputs = self.inputs_for(run_id, events)
-            profile = inputs.score()
-            item = self._stored(inputs, profile, now)
+        for run_id, rows in self.app.events.iter_run_rows(batch_runs=batch):
+            ev = RunEvidence(
+                [
+                    from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], loads(r[7]), r[8], r[9])
+                    for r in rows
+                ]
+            )
+            chain_ok = _rows_chain_ok(rows) or (
+                chain_problem(self.app.events.run_events(run_id)) is None
+            )
+            keys = _RunKeys.of_evidence(ev)
+            found = self._policy(keys)
+            policy = found[0] if found else None
+            comparables = self._comparables_for(keys.use_case, keys.policy_version)
+            as_of = None if keys.closed else utcnow().replace(microsecond=0)
+            profile = score_run(
+                ev,
+                policy=policy,
+                rubric=rubric,
+                actors=actors,
+                comparables=comparables,
+                chain_ok=chain_ok,
+                as_of=as_of,
+            )
+            facts = run_facts(ev, policy=policy, comparables=comparables, as_of=as_of)
             counts[profile.readiness] += 1
-            for row in item.rollup():
-                have = rollup.get(row.ident())
-                if have is None:
-                    rollup[row.ident()] = row
-                else:
-                    have.runs += row.runs
-                    have.sums = [a + b for a, b in zip(have.sums, row.sums, strict=True)]
-            pending.append(item)
+            rollup.add(
+                profile.run,
+                profile.readiness,
+                profile.pillars,
+                profile.criteria,
+                facts.reviewers,
+            )
+            day = (facts.started_at or "")[:10]
+            for kind, scope, extra in weak_keys(facts):
+                weak[(kind, scope, extra, day)] += 1
+            pending.append(score_row(profile.to_json(), facts.to_json(), facts.flagged, now))
             done += 1
             if len(pending) >= batch:
-                self.scores.save(pending, update_rollup=False)
+                self.scores.upsert_rows(pending)
                 pending = []
                 if progress:
                     progress(done, total)
-        self.scores.save(pending, update_rollup=False)
-        self.scores.rebuild_rollup(rollup.values())
+        self.scores.upsert_rows(pending)
+        self.scores.rebuild_rollup(rollup.rows(), weak)
         if progress:
             progress(done, max(total, done))
         out: dict[str, Any] = {"runs": done, "readiness": dict(sorted(counts.items()))}
@@ -420,8 +500,26 @@ class ScoringService:
     def weakpoints(
         self, since: str | None = None, until: str | None = None
     ) -> list[dict[str, Any]]:
-        """Weak points among scored runs started in ``[since, until)`` (ISO dates)."""
+        """Weak points among scored runs started in ``[since, until)`` (ISO dates), each
+        with every run behind it: the drill-down, a pass over every stored run's facts."""
         return detect(self.iter_facts(_day(since), _day(until)))
+
+    def weakpoint_summary(
+        self, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The weak points of :meth:`weakpoints` with run counts instead of run ids.
+
+        For dashboards: sums the counters kept on write (per start day), so it answers in
+        milliseconds over a million scored runs. A bound with a time of day (not a whole
+        day) is answered from the stored facts instead, exactly but slowly.
+        """
+        lo, hi = _day(since), _day(until)
+        if (lo and "T" in lo) or (hi and "T" in hi):
+            counts: Counter[tuple[str, str, str]] = Counter()
+            for f in self.iter_facts(lo, hi):
+                counts.update(weak_keys(f))
+            return summarise_counts(counts)
+        return summarise_counts(self.scores.weak_counts(since=lo, until=hi))
 
 
 def _day(value: str | None) -> str | None:

@@ -229,6 +229,49 @@ class EventStore:
             yield from self._runs_page(page)
             last = page[-1]
 
+    def iter_run_rows(self, batch_runs: int = 1000) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+        """Raw event rows per run, in run-id order, a page of runs at a time (read-only).
+
+        Each row is the plain driver tuple ``(seq, id, run_id, type, at, actor_id,
+        actor_role, payload, prev_hash, hash)`` in ledger order, with the payload still as
+        its stored canonical JSON text: the bulk path of scoring, which reads ten million
+        events and cannot afford a model per event. Yields the same runs as
+        :meth:`iter_runs`.
+        """
+        mark = "?" if self.db.engine.dialect.paramstyle == "qmark" else "%s"
+        sql = (
+            f"SELECT {', '.join(_RAW_COLUMNS)} FROM events "
+            f"WHERE run_id >= {mark} AND run_id <= {mark} ORDER BY run_id, seq"
+        )
+        last = ""
+        while True:
+            with self.db.read() as conn:
+                page: list[str] = list(
+                    conn.execute(
+                        select(t_runs.c.run_id)
+                        .where(t_runs.c.run_id > last)
+                        .order_by(t_runs.c.run_id)
+                        .limit(batch_runs)
+                    ).scalars()
+                )
+                if not page:
+                    return
+                cur = conn.connection.cursor()
+                try:
+                    cur.execute(sql, (page[0], page[-1]))
+                    rows = cur.fetchall()
+                finally:
+                    cur.close()
+            grouped: dict[str, list[tuple[Any, ...]]] = {i: [] for i in page}
+            for row in rows:
+                group = grouped.get(row[2])
+                if group is not None:
+                    group.append(tuple(row))
+            for rid in page:
+                if grouped[rid]:
+                    yield rid, grouped[rid]
+            last = page[-1]
+
     def _runs_page(self, ids: list[str]) -> Iterator[tuple[str, list[Event]]]:
         grouped: dict[str, list[Event]] = {i: [] for i in ids}
         with self.db.read() as conn:
@@ -318,6 +361,19 @@ def _run_row(st: dict[str, Any]) -> dict[str, Any]:
     row["state"] = orjson.dumps(st, option=orjson.OPT_SORT_KEYS).decode()
     return row
 
+
+_RAW_COLUMNS = (
+    "seq",
+    "id",
+    "run_id",
+    "type",
+    "at",
+    "actor_id",
+    "actor_role",
+    "payload",
+    "prev_hash",
+    "hash",
+)
 
 _EVENT_COLUMNS = (
     "seq",

@@ -30,6 +30,7 @@ __all__ = [
     "rubrics",
     "runs",
     "score_rollup",
+    "score_weakpoints",
     "scores",
     "templates",
 ]
@@ -175,6 +176,18 @@ score_rollup = Table(
     Column("s_interpretability", BigInteger, nullable=False),
     Column("s_dependability", BigInteger, nullable=False),
     Column("s_traceability", BigInteger, nullable=False),
+)
+
+#: Weak-point counters, maintained on write like the rollup: runs per (kind, scope, extra,
+#: start day) from ``raidt.core.weakpoints.weak_keys``; the dashboard summary sums them.
+score_weakpoints = Table(
+    "score_weakpoints",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("scope", Text, primary_key=True),
+    Column("extra", Text, primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("runs", BigInteger, nullable=False),
 )
 
 EVIDENCE_TABLES = (

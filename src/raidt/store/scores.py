@@ -9,23 +9,25 @@ a few hundred rollup rows. Bulk rescoring rebuilds the rollup once at the end in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from raidt.core.aggregate import RollupRow, merge, rollup_rows
 from raidt.core.rubric import PILLARS
+from raidt.core.weakpoints import RunFacts, WeakKey, weak_keys
 from raidt.store.db import Database
 from raidt.store.schema import runs as t_runs
 from raidt.store.schema import score_rollup as t_rollup
+from raidt.store.schema import score_weakpoints as t_weak
 from raidt.store.schema import scores as t_scores
 
-__all__ = ["ScoreStore", "StoredScore"]
+__all__ = ["DayKey", "ScoreStore", "StoredScore", "score_row"]
 
 _CHUNK = 500
 _SUM_COLS = tuple(f"s_{p.value}" for p in PILLARS)
@@ -47,9 +49,62 @@ class StoredScore:
     def rollup(self, sign: int = 1) -> list[RollupRow]:
         return rollup_rows(self.profile, self.facts.get("reviewers") or (), sign)
 
+    def weak(self) -> list[DayKey]:
+        """The weak-point counters this run adds to (empty without facts)."""
+        if not self.facts:
+            return []
+        f = RunFacts.from_json(self.facts)
+        day = (f.started_at or "")[:10]
+        return [(*k, day) for k in weak_keys(f)]
+
+
+#: (kind, scope, extra, start day): one row of ``score_weakpoints``
+DayKey = tuple[str, str, str, str]
+
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+_SCORE_COLUMNS = (
+    "run_id",
+    "rubric_id",
+    "rubric_version",
+    "readiness",
+    "pillars",
+    "profile",
+    "scored_at",
+    "last_seq",
+    "use_case",
+    "team",
+    "policy_version",
+    "started_at",
+    "flagged",
+    "facts",
+)
+
+
+def score_row(
+    profile: dict[str, Any], facts: dict[str, Any], flagged: bool, scored_at: str
+) -> tuple[Any, ...]:
+    """The ``scores`` row of one profile, in ``_SCORE_COLUMNS`` order."""
+    p, run = profile, profile.get("run") or {}
+    return (
+        p["run_id"],
+        p["rubric"]["id"],
+        p["rubric"]["version"],
+        p["readiness"],
+        _dumps(p["pillars"]),
+        _dumps(p),
+        scored_at,
+        int((p.get("inputs") or {}).get("events", {}).get("last_seq") or -1),
+        run.get("use_case"),
+        run.get("team"),
+        run.get("policy_version"),
+        run.get("started_at"),
+        1 if flagged else 0,
+        _dumps(facts),
+    )
 
 
 class ScoreStore:
@@ -76,36 +131,45 @@ class ScoreStore:
             deltas: list[RollupRow] = []
             for old in self._load(conn, list(latest)):
                 deltas += old.rollup(-1)
+            weak: dict[DayKey, int] = {}
+            for old in self._load(conn, list(latest)):
+                for k in old.weak():
+                    weak[k] = weak.get(k, 0) - 1
             for item in latest.values():
                 deltas += item.rollup(1)
+                for k in item.weak():
+                    weak[k] = weak.get(k, 0) + 1
             self._apply(conn, merge(deltas).values())
-        rows = []
-        for item in latest.values():
-            p, run = item.profile, item.profile.get("run") or {}
-            rows.append(
-                {
-                    "run_id": item.run_id,
-                    "rubric_id": p["rubric"]["id"],
-                    "rubric_version": p["rubric"]["version"],
-                    "readiness": p["readiness"],
-                    "pillars": _dumps(p["pillars"]),
-                    "profile": _dumps(p),
-                    "scored_at": item.scored_at,
-                    "last_seq": int(
-                        (p.get("inputs") or {}).get("events", {}).get("last_seq") or -1
-                    ),
-                    "use_case": run.get("use_case"),
-                    "team": run.get("team"),
-                    "policy_version": run.get("policy_version"),
-                    "started_at": run.get("started_at"),
-                    "flagged": 1 if item.flagged else 0,
-                    "facts": _dumps(item.facts),
-                }
+            self._apply_weak(conn, weak)
+        rows = [
+            dict(
+                zip(
+                    _SCORE_COLUMNS,
+                    score_row(i.profile, i.facts, i.flagged, i.scored_at),
+                    strict=True,
+                )
             )
+            for i in latest.values()
+        ]
         stmt = self._insert(t_scores)
         cols = {c: stmt.excluded[c] for c in rows[0] if c != "run_id"} if rows else {}
         if rows:
             conn.execute(stmt.on_conflict_do_update(index_elements=["run_id"], set_=cols), rows)
+
+    def upsert_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Upsert :func:`score_row` tuples in one write transaction, through the driver's
+        executemany (the bulk path of a full rescore; the rollup is rebuilt apart)."""
+        if not rows:
+            return
+        with self.db.write() as conn:
+            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            sets = ", ".join(f"{c} = excluded.{c}" for c in _SCORE_COLUMNS[1:])
+            conn.exec_driver_sql(
+                f"INSERT INTO scores ({', '.join(_SCORE_COLUMNS)}) "
+                f"VALUES ({', '.join([mark] * len(_SCORE_COLUMNS))}) "
+                f"ON CONFLICT (run_id) DO UPDATE SET {sets}",
+                list(rows),
+            )
 
     def _load(self, conn: Connection, run_ids: list[str]) -> Iterator[StoredScore]:
         for i in range(0, len(run_ids), _CHUNK):
@@ -143,14 +207,59 @@ class ScoreStore:
             values,
         )
 
-    def rebuild_rollup(self, rows: Iterable[RollupRow]) -> None:
-        """Replace the whole rollup with ``rows`` (after a full rescore)."""
+    def rebuild_rollup(
+        self, rows: Iterable[RollupRow], weak: Mapping[DayKey, int] | None = None
+    ) -> None:
+        """Replace the whole rollup with ``rows`` (after a full rescore), and the
+        weak-point counters with ``weak`` when given."""
         merged = merge(rows)
         with self.db.write() as conn:
             conn.execute(delete(t_rollup))
             values = list(merged.values())
             for i in range(0, len(values), 2000):
                 self._apply(conn, values[i : i + 2000])
+            if weak is not None:
+                conn.execute(delete(t_weak))
+                self._apply_weak(conn, weak)
+
+    def _apply_weak(self, conn: Connection, counts: Mapping[DayKey, int]) -> None:
+        values = [
+            {"kind": k, "scope": s, "extra": x, "day": d, "runs": n}
+            for (k, s, x, d), n in counts.items()
+            if n
+        ]
+        if not values:
+            return
+        stmt = self._insert(t_weak)
+        add = {"runs": t_weak.c.runs + stmt.excluded.runs}
+        for i in range(0, len(values), 2000):
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["kind", "scope", "extra", "day"], set_=add
+                ),
+                values[i : i + 2000],
+            )
+
+    def weak_counts(
+        self, *, since: str | None = None, until: str | None = None
+    ) -> dict[WeakKey, int]:
+        """Weak-point counters summed over runs started on days ``[since, until)``.
+
+        ``since``/``until`` are ISO dates (``YYYY-MM-DD``); with either, runs without a
+        start time are left out, as :meth:`iter_facts` leaves them out.
+        """
+        total = func.sum(t_weak.c.runs)
+        q = select(t_weak.c.kind, t_weak.c.scope, t_weak.c.extra, total).group_by(
+            t_weak.c.kind, t_weak.c.scope, t_weak.c.extra
+        )
+        if since or until:
+            q = q.where(t_weak.c.day != "")
+        if since:
+            q = q.where(t_weak.c.day >= since)
+        if until:
+            q = q.where(t_weak.c.day < until)
+        with self.db.read() as conn:
+            return {(r[0], r[1], r[2]): int(r[3]) for r in conn.execute(q) if r[3]}
 
     # --- reading ------------------------------------------------------------------------
 
@@ -212,8 +321,6 @@ class ScoreStore:
             last = rows[-1].run_id
 
     def count(self) -> int:
-        from sqlalchemy import func
-
         with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(t_scores)).scalar_one())
 

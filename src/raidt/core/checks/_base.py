@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from raidt.core.actors import ActorDirectory
-from raidt.core.events import Event, EventType, Role
+from raidt.core.events import ActorRef, Event, EventType, Role
 from raidt.core.policy import Policy
+from raidt.core.timefmt import format_ts, parse_ts
 
 __all__ = [
     "CHECKS",
@@ -29,6 +30,7 @@ __all__ = [
     "CheckFn",
     "CheckResult",
     "Comparables",
+    "EvidenceEvent",
     "Result",
     "RunEvidence",
     "cite",
@@ -93,37 +95,169 @@ class CheckContext:
         return f"policy {self.policy.id}@{self.policy.version}" if self.policy else "policy"
 
 
+_TYPES: dict[str, EventType] = {t.value: t for t in EventType}
+_fromiso = datetime.fromisoformat
+
+
+def _canonical_shape(text: str, when: datetime) -> bool:
+    """True when ``text`` is exactly ``format_ts(when)``: ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``
+    with non-zero microseconds when they are written (``when`` parsed from ``text``)."""
+    n = len(text)
+    if n == 20:
+        ok = True
+    elif n == 27:
+        ok = text[19] == "." and when.microsecond != 0
+    else:
+        return False
+    return (
+        ok
+        and text[-1] == "Z"
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == "T"
+        and text[13] == ":"
+        and text[16] == ":"
+    )
+
+
+_ACTORS: dict[tuple[str, str], ActorRef] = {}
+
+
+def _actor(actor_id: str, role: str) -> ActorRef:
+    ref = _ACTORS.get((actor_id, role))
+    if ref is None:
+        if len(_ACTORS) > 100_000:
+            _ACTORS.clear()
+        ref = _ACTORS[(actor_id, role)] = ActorRef.model_construct(id=actor_id, role=Role(role))
+    return ref
+
+
+class EvidenceEvent:
+    """A sealed event as the checks read it: the fields of :class:`Event`, plus its
+    canonical timestamp text, in a plain slotted object.
+
+    Checks run twenty-odd times per run over a million runs, so they read these instead of
+    pydantic models; :meth:`of` converts an :class:`Event` and :meth:`from_row` builds one
+    from a stored row without building the model at all. Read-only by convention.
+    """
+
+    __slots__ = (
+        "actor",
+        "at",
+        "at_text",
+        "hash",
+        "id",
+        "payload",
+        "prev_hash",
+        "run_id",
+        "seq",
+        "type",
+    )
+
+    id: str
+    run_id: str
+    type: EventType
+    at: datetime
+    at_text: str
+    actor: ActorRef
+    payload: dict[str, Any]
+    prev_hash: str | None
+    hash: str
+    seq: int
+
+    @classmethod
+    def of(cls, e: Event) -> EvidenceEvent:
+        out = cls.__new__(cls)
+        out.id, out.run_id, out.type, out.at = e.id, e.run_id, e.type, e.at
+        out.at_text, out.actor, out.payload = format_ts(e.at), e.actor, e.payload
+        out.prev_hash, out.hash, out.seq = e.prev_hash, e.hash, e.seq
+        return out
+
+    @classmethod
+    def from_row(
+        cls,
+        seq: int,
+        event_id: str,
+        run_id: str,
+        event_type: str,
+        at: str,
+        actor_id: str,
+        actor_role: str,
+        payload: dict[str, Any],
+        prev_hash: str | None,
+        hash_hex: str,
+    ) -> EvidenceEvent:
+        """From the columns of an ``events`` row (payload already parsed); equals
+        ``EvidenceEvent.of(row_to_event(row))``."""
+        out = cls.__new__(cls)
+        when = _fromiso(at)
+        if when.tzinfo is UTC and _canonical_shape(at, when):
+            text = at  # already what format_ts would render
+        else:
+            when = parse_ts(at)
+            text = format_ts(when)
+        out.id, out.run_id, out.type, out.at = event_id, run_id, _TYPES[event_type], when
+        out.at_text, out.actor, out.payload = text, _actor(actor_id, actor_role), payload
+        out.prev_hash, out.hash, out.seq = prev_hash, hash_hex, int(seq)
+        return out
+
+    def __repr__(self) -> str:
+        return f"EvidenceEvent({self.type.value} {self.id} seq={self.seq})"
+
+
 class RunEvidence:
     """A run's events in ledger order, indexed by type (read-only)."""
 
-    __slots__ = ("_by_type", "events", "initiator", "run_id", "started")
+    __slots__ = (
+        "_by_type",
+        "_merged",
+        "_reviewers",
+        "_templates",
+        "events",
+        "initiator",
+        "run_id",
+        "started",
+    )
 
-    def __init__(self, events: Iterable[Event]) -> None:
-        evs = sorted(events, key=lambda e: e.seq)
-        self.events: tuple[Event, ...] = tuple(evs)
+    def __init__(self, events: Iterable[Event | EvidenceEvent]) -> None:
+        evs = sorted(
+            (e if isinstance(e, EvidenceEvent) else EvidenceEvent.of(e) for e in events),
+            key=_seq,
+        )
+        self.events: tuple[EvidenceEvent, ...] = tuple(evs)
         self.run_id: str | None = evs[0].run_id if evs else None
-        by_type: dict[EventType, list[Event]] = {}
+        by_type: dict[EventType, list[EvidenceEvent]] = {}
         for e in evs:
             by_type.setdefault(e.type, []).append(e)
         self._by_type = by_type
+        # the checks ask for the same few type combinations, each many times per run
+        self._merged: dict[tuple[EventType, ...], list[EvidenceEvent]] = {}
+        self._reviewers: dict[str, list[EvidenceEvent]] | None = None
+        self._templates: list[tuple[EvidenceEvent, str, str]] | None = None
         started = by_type.get(EventType.RUN_STARTED)
-        self.started: Event | None = started[0] if started else None
+        self.started: EvidenceEvent | None = started[0] if started else None
         self.initiator: str | None = self.started.actor.id if self.started else None
 
-    def all(self, *types: EventType) -> list[Event]:
-        """Events of the given types, in ledger order."""
+    def _all(self, types: tuple[EventType, ...]) -> list[EvidenceEvent] | tuple[()]:
         if len(types) == 1:
-            return list(self._by_type.get(types[0], ()))
-        out = [e for t in types for e in self._by_type.get(t, ())]
-        out.sort(key=lambda e: e.seq)
+            return self._by_type.get(types[0], ())
+        out = self._merged.get(types)
+        if out is None:
+            out = [e for t in types for e in self._by_type.get(t, ())]
+            out.sort(key=_seq)
+            self._merged[types] = out
         return out
 
-    def first(self, *types: EventType) -> Event | None:
-        found = self.all(*types)
+    def all(self, *types: EventType) -> list[EvidenceEvent]:
+        """Events of the given types, in ledger order (a new list)."""
+        return list(self._all(types))
+
+    def first(self, *types: EventType) -> EvidenceEvent | None:
+        found = self._all(types)
         return found[0] if found else None
 
-    def last(self, *types: EventType) -> Event | None:
-        found = self.all(*types)
+    def last(self, *types: EventType) -> EvidenceEvent | None:
+        found = self._all(types)
         return found[-1] if found else None
 
     def has(self, event_type: EventType) -> bool:
@@ -133,11 +267,16 @@ class RunEvidence:
     def risk_level(self) -> str | None:
         return None if self.started is None else self.started.payload.get("risk_level")
 
-    def reviewers(self) -> dict[str, list[Event]]:
-        """Reviewer id -> events naming them (assignment or their own decision)."""
-        out: dict[str, list[Event]] = {}
-        for e in self.all(
-            EventType.REVIEW_ASSIGNED, EventType.REVIEW_APPROVED, EventType.REVIEW_REJECTED
+    def reviewers(self) -> dict[str, list[EvidenceEvent]]:
+        """Reviewer id -> events naming them (assignment or their own decision).
+
+        Computed once per run; treat the answer as read-only.
+        """
+        if self._reviewers is not None:
+            return self._reviewers
+        out: dict[str, list[EvidenceEvent]] = {}
+        for e in self._all(
+            (EventType.REVIEW_ASSIGNED, EventType.REVIEW_APPROVED, EventType.REVIEW_REJECTED)
         ):
             if e.type is EventType.REVIEW_ASSIGNED:
                 rid = _ref_id(e.payload.get("reviewer"))
@@ -145,16 +284,27 @@ class RunEvidence:
                 rid = e.actor.id if e.actor.role is not Role.SYSTEM else None
             if rid:
                 out.setdefault(rid, []).append(e)
+        self._reviewers = out
         return out
 
-    def templates(self) -> list[tuple[Event, str, str]]:
-        """(event, template id, version) for every template a run names."""
+    def templates(self) -> list[tuple[EvidenceEvent, str, str]]:
+        """(event, template id, version) for every template a run names.
+
+        Computed once per run; treat the answer as read-only.
+        """
+        if self._templates is not None:
+            return self._templates
         out = []
-        for e in self.all(EventType.RUN_STARTED, EventType.PROMPT_RENDERED):
+        for e in self._all((EventType.RUN_STARTED, EventType.PROMPT_RENDERED)):
             t = e.payload.get("template")
             if isinstance(t, dict) and t.get("id") and t.get("version") is not None:
                 out.append((e, str(t["id"]), str(t["version"])))
+        self._templates = out
         return out
+
+
+def _seq(e: EvidenceEvent) -> int:
+    return e.seq
 
 
 def _ref_id(ref: Any) -> str | None:
@@ -179,13 +329,9 @@ def register(name: str) -> Callable[[CheckFn], CheckFn]:
     return deco
 
 
-def cite(events: Sequence[Event | None]) -> tuple[str, ...]:
+def cite(events: Sequence[EvidenceEvent | None]) -> tuple[str, ...]:
     """Event ids for a result's evidence list (order kept, duplicates and None dropped)."""
-    seen: dict[str, None] = {}
-    for e in events:
-        if e is not None:
-            seen.setdefault(e.id, None)
-    return tuple(seen)
+    return tuple(dict.fromkeys([e.id for e in events if e is not None]))
 
 
 def is_person(actor_id: str, role: Role, ctx: CheckContext) -> bool:

@@ -12,13 +12,14 @@ from typing import Any
 from raidt.core.checks._base import (
     CheckContext,
     CheckResult,
+    EvidenceEvent,
     Result,
     RunEvidence,
     cite,
     ratio_result,
     register,
 )
-from raidt.core.events import Event, EventType
+from raidt.core.events import EventType
 
 __all__ = [
     "breaches",
@@ -40,7 +41,7 @@ _STEPS: tuple[tuple[str, tuple[EventType, ...]], ...] = (
 @register("sequence_complete")
 def sequence_complete(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     """Prompt, output, review decision and disposition are all recorded, in that order."""
-    found: list[Event] = []
+    found: list[EvidenceEvent] = []
     missing: list[str] = []
     disorder: list[str] = []
     last_seq = -1
@@ -69,12 +70,12 @@ def sequence_complete(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     return CheckResult(Result.PARTIAL if ordered >= 2 else Result.UNMET, text, cite(found))
 
 
-def breaches(ev: RunEvidence, ctx: CheckContext) -> list[tuple[Event, str]]:
+def breaches(ev: RunEvidence, ctx: CheckContext) -> list[tuple[EvidenceEvent, str]]:
     """Departures from the policy the record itself shows (template or model not approved)."""
     pol = ctx.policy
     if pol is None:
         return []
-    out: list[tuple[Event, str]] = []
+    out: list[tuple[EvidenceEvent, str]] = []
     for e, tid, ver in ev.templates():
         if not pol.template_approved(tid, ver):
             out.append((e, f"template {tid}@{ver} is not approved by {ctx.policy_label}"))
@@ -92,7 +93,7 @@ def breaches(ev: RunEvidence, ctx: CheckContext) -> list[tuple[Event, str]]:
     return out
 
 
-def _reason(e: Event) -> str:
+def _reason(e: EvidenceEvent) -> str:
     r = e.payload.get("reason")
     return r.strip() if isinstance(r, str) else ""
 
@@ -133,7 +134,7 @@ def chain_verified(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             "verification of the stored hash chain or ledger "
             "failed for this run: the record may have been altered",
         )
-    prev: Event | None = None
+    prev: EvidenceEvent | None = None
     for e in ev.events:
         expected = prev.hash if prev is not None else None
         if e.prev_hash != expected:
@@ -153,7 +154,7 @@ def chain_verified(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     )
 
 
-def _field_value(ev: RunEvidence, name: str) -> tuple[Any, Event | None]:
+def _field_value(ev: RunEvidence, name: str) -> tuple[Any, EvidenceEvent | None]:
     if name == "reviewer":
         e = ev.first(EventType.REVIEW_ASSIGNED)
         return (e.payload.get("reviewer") if e else None), e
@@ -174,7 +175,7 @@ def mandatory_fields(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     )
     if not fields:
         return CheckResult(Result.NOT_APPLICABLE, f"{ctx.policy_label} names no mandatory fields")
-    present: list[Event | None] = []
+    present: list[EvidenceEvent | None] = []
     missing: list[str] = []
     for f in fields:
         value, where = _field_value(ev, f)

@@ -12,13 +12,14 @@ from typing import Any
 from raidt.core.checks._base import (
     CheckContext,
     CheckResult,
+    EvidenceEvent,
     Result,
     RunEvidence,
     cite,
     ratio_result,
     register,
 )
-from raidt.core.events import Event, EventType
+from raidt.core.events import EventType
 
 __all__ = [
     "approved_model",
@@ -145,7 +146,7 @@ _AFTER_CLOSE_OK = {
 def steps_in_order(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     """The run starts first and its required steps happen in the workflow's order."""
     problems: list[str] = []
-    cited: list[Event | None] = []
+    cited: list[EvidenceEvent | None] = []
     if not ev.events or ev.events[0].type is not EventType.RUN_STARTED:
         first = ev.events[0] if ev.events else None
         problems.append(
@@ -184,7 +185,7 @@ def failures_handled(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     resolved = ev.all(EventType.ESCALATION_RESOLVED)
     if not errors and not raised:
         return CheckResult(Result.NOT_APPLICABLE, "no model errors or escalations in this run")
-    handled: list[Event] = []
+    handled: list[EvidenceEvent] = []
     problems: list[str] = []
     for err in errors:
         follow = next(

@@ -10,13 +10,14 @@ from __future__ import annotations
 from raidt.core.checks._base import (
     CheckContext,
     CheckResult,
+    EvidenceEvent,
     Result,
     RunEvidence,
     cite,
     ratio_result,
     register,
 )
-from raidt.core.events import Event, EventType
+from raidt.core.events import EventType
 
 __all__ = [
     "approved_template",
@@ -127,7 +128,9 @@ def purpose_recorded(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     return CheckResult(Result.MET, f"purpose recorded on {s.id}: '{text[:80]}'", cite([s]))
 
 
-def review_timing(ev: RunEvidence) -> tuple[Event | None, Event | None, float | None]:
+def review_timing(
+    ev: RunEvidence,
+) -> tuple[EvidenceEvent | None, EvidenceEvent | None, float | None]:
     """(first assignment, first decision, seconds between them or None)."""
     assigned = ev.first(EventType.REVIEW_ASSIGNED)
     decision = ev.first(EventType.REVIEW_APPROVED, EventType.REVIEW_REJECTED)

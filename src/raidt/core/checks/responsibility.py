@@ -10,6 +10,7 @@ from __future__ import annotations
 from raidt.core.checks._base import (
     CheckContext,
     CheckResult,
+    EvidenceEvent,
     Result,
     RunEvidence,
     cite,
@@ -17,7 +18,7 @@ from raidt.core.checks._base import (
     ratio_result,
     register,
 )
-from raidt.core.events import Event, EventType, Role
+from raidt.core.events import EventType, Role
 
 __all__ = [
     "human_disposition",
@@ -65,11 +66,11 @@ def initiator_named(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     )
 
 
-def _role_holders(ev: RunEvidence) -> dict[str, dict[str, Event]]:
+def _role_holders(ev: RunEvidence) -> dict[str, dict[str, EvidenceEvent]]:
     """Role name -> actor id -> the first event showing that actor in that role."""
-    out: dict[str, dict[str, Event]] = {}
+    out: dict[str, dict[str, EvidenceEvent]] = {}
 
-    def put(role: str, actor: str | None, e: Event) -> None:
+    def put(role: str, actor: str | None, e: EvidenceEvent) -> None:
         if actor:
             out.setdefault(role, {}).setdefault(actor, e)
 
@@ -106,7 +107,7 @@ def reviewer_distinct(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     )
     holders = _role_holders(ev)
     clashes: list[str] = []
-    cited: list[Event | None] = []
+    cited: list[EvidenceEvent | None] = []
     for a, b in pairs:
         for actor in sorted(set(holders.get(a, {})) & set(holders.get(b, {}))):
             ea, eb = holders[a][actor], holders[b][actor]
@@ -157,7 +158,7 @@ def signoff_by_role(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
         return CheckResult(
             Result.NOT_APPLICABLE, f"{ctx.policy_label} asks for no sign-off at risk level '{risk}'"
         )
-    found: list[Event] = []
+    found: list[EvidenceEvent] = []
     missing: list[str] = []
     for role in required:
         hit = next(

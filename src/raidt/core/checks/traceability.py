@@ -11,6 +11,7 @@ from __future__ import annotations
 from raidt.core.checks._base import (
     CheckContext,
     CheckResult,
+    EvidenceEvent,
     Result,
     RunEvidence,
     cite,
@@ -18,7 +19,7 @@ from raidt.core.checks._base import (
     ratio_result,
     register,
 )
-from raidt.core.events import Event, EventType
+from raidt.core.events import EventType
 
 __all__ = [
     "config_pinned",
@@ -64,7 +65,7 @@ def linkage_complete(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     """Input, output, reviewer, approval and downstream use are each time-stamped events."""
     closed = ev.last(EventType.RUN_CLOSED)
     not_used = closed is not None and closed.payload.get("disposition") in ("rejected", "withdrawn")
-    found: list[Event] = []
+    found: list[EvidenceEvent] = []
     missing: list[str] = []
     for name, types in _LINKS:
         hit = ev.first(*types)
@@ -116,7 +117,7 @@ def config_pinned(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
 @register("data_context_digested")
 def data_context_digested(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     """Data context and reference sources are recorded as references with digests."""
-    refs: list[tuple[Event, str, bool]] = []
+    refs: list[tuple[EvidenceEvent, str, bool]] = []
     for e in ev.all(EventType.RUN_STARTED, EventType.RETRIEVAL_PERFORMED, EventType.TOOL_CALLED):
         key = "data_context" if e.type is EventType.RUN_STARTED else "sources"
         for item in e.payload.get(key) or []:

@@ -1,0 +1,109 @@
+"""The bulk-scoring shortcuts equal the plain definitions they stand in for."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raidt.core.aggregate import RollupAccumulator, merge, rollup_rows
+from raidt.core.checks import EvidenceEvent, RunEvidence
+from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
+from tests.core._runs import ALL, POLICY, T0, build_run
+from tests.core.test_scoring import score
+
+OPTIONAL = sorted(ALL)
+
+
+def _runs(spec: list[tuple[frozenset[str], int, int, bool]]) -> list[list[EvidenceEvent]]:
+    out = []
+    for i, (pieces, team, day, self_review) in enumerate(spec):
+        evs = build_run(
+            f"r-{i:03d}",
+            pieces,
+            team=f"team-{team}",
+            reviewer="u-a1" if self_review else f"u-r{team % 2 + 1}",
+            t0=T0 + timedelta(days=day),
+        )
+        out.append([EvidenceEvent.of(e) for e in evs])
+    return out
+
+
+run_specs = st.lists(
+    st.tuples(
+        st.frozensets(st.sampled_from(OPTIONAL)),
+        st.integers(0, 2),
+        st.integers(0, 70),
+        st.booleans(),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(run_specs)
+def test_rollup_accumulator_equals_merged_rows(
+    spec: list[tuple[frozenset[str], int, int, bool]],
+) -> None:
+    acc = RollupAccumulator(max_vectors=3)  # small, so folding is exercised too
+    rows = []
+    for evs in _runs(spec):
+        p = score(evs)  # type: ignore[arg-type]
+        f = run_facts(evs, policy=POLICY)
+        acc.add(p.run, p.readiness, p.pillars, p.criteria, f.reviewers)
+        rows += rollup_rows(p.to_json(), f.reviewers)
+    want = {k: (r.runs, r.sums) for k, r in merge(rows).items()}
+    got = {k: (r.runs, r.sums) for k, r in merge(acc.rows()).items()}
+    assert got == want
+
+
+@settings(max_examples=40, deadline=None)
+@given(run_specs)
+def test_weakpoint_summary_equals_detect(spec: list[tuple[frozenset[str], int, int, bool]]) -> None:
+    facts = [run_facts(evs, policy=POLICY) for evs in _runs(spec)]
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for f in facts:
+        counts.update(weak_keys(f))
+    summary = summarise_counts(counts)
+    full = detect(facts)
+    assert [(w["kind"], w["scope"], w["runs"]) for w in summary] == [
+        (w["kind"], w["scope"], len(w["run_ids"])) for w in full
+    ]
+    assert [w["detail"] for w in summary] == [w["detail"] for w in full]
+
+
+def test_peer_rubber_stamp_counts_every_approval() -> None:
+    facts = [
+        RunFacts(run_id=f"r-{i:03d}", approvers=("u-busy",) if i < 40 else (f"u-{i % 3}",))
+        for i in range(46)
+    ]
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for f in facts:
+        counts.update(weak_keys(f))
+    [peer] = [w for w in summarise_counts(counts) if w["scope"] == "u-busy"]
+    assert peer["runs"] == 40 and "approved 40 runs" in peer["detail"]
+
+
+def test_evidence_event_from_row_equals_converted_event() -> None:
+    for e in build_run("r-row"):
+        row = EvidenceEvent.from_row(
+            e.seq,
+            e.id,
+            e.run_id,
+            e.type.value,
+            e.at_text,
+            e.actor.id,
+            e.actor.role.value,
+            e.payload,
+            e.prev_hash,
+            e.hash,
+        )
+        want = EvidenceEvent.of(e)
+        assert {k: getattr(row, k) for k in EvidenceEvent.__slots__} == {
+            k: getattr(want, k) for k in EvidenceEvent.__slots__
+        }
+    ev = RunEvidence(build_run("r-mixed"))
+    assert all(isinstance(e, EvidenceEvent) for e in ev.events)
