@@ -236,6 +236,7 @@ class ScoringService:
         self._versions: dict[str, list[tuple[datetime, Policy, str]]] = {}
         self._actors: ActorDirectory | None = None
         self._comparables: _Comparables | None = None
+        self._group_cache: dict[tuple[str, str | None], Comparables | None] = {}
 
     # --- rubric registry -----------------------------------------------------------------
 
@@ -340,12 +341,17 @@ class ScoringService:
         if use_case is None:
             return None
         if self._comparables is None:
-            tally = _Comparables()
-            for uc, pv, model, tmpl in self.scores.iter_run_configs(
-                use_case=use_case, policy_version=version
-            ):
-                tally.add(uc, pv, model, tmpl)
-            return tally.get(use_case, version)
+            # one tally per comparable group for this service's lifetime: building a period's
+            # packs asks for the same group once per run, which must not re-read the group
+            key = (use_case, version)
+            if key not in self._group_cache:
+                tally = _Comparables()
+                for uc, pv, model, tmpl in self.scores.iter_run_configs(
+                    use_case=use_case, policy_version=version
+                ):
+                    tally.add(uc, pv, model, tmpl)
+                self._group_cache[key] = tally.get(use_case, version)
+            return self._group_cache[key]
         return self._comparables.get(use_case, version)
 
     def inputs_for(self, run_id: str, events: Sequence[Event] | None = None) -> ScoreInputs:
