@@ -287,15 +287,17 @@ def bench(
                     samples.append((done, rss_mb()))
 
             load = os.getloadavg()[0]
-            t = time.perf_counter()
+            t, cpu = time.perf_counter(), time.process_time()
             summary = svc.score_all(tick)
             score_s = time.perf_counter() - t
+            cpu = time.process_time() - cpu
             timings.append(score_s)
             samples.append((summary["runs"], rss_mb()))
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(
                 f"[{engine}] #{attempt + 1} scored {summary['runs']} runs in {score_s:.1f}s = "
-                f"{summary['runs'] / score_s:,.0f} runs/s (load {load:.2f}); "
+                f"{summary['runs'] / score_s:,.0f} runs/s (load {load:.2f} -> "
+                f"{os.getloadavg()[0]:.2f}; CPU {cpu:.1f}s = {summary['runs'] / cpu:,.0f} runs/s); "
                 f"readiness {summary['readiness']}",
                 flush=True,
             )
@@ -326,9 +328,20 @@ def bench(
         t = time.perf_counter()
         svc.score(f"run-{runs // 2:08d}")
         queries["score one run + incremental rollup"] = time.perf_counter() - t
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            ws = svc.weakpoint_summary()
+            times.append(time.perf_counter() - t)
+        queries[f"weak-point summary (counters, {len(ws)} found)"] = statistics.median(times)
+        t = time.perf_counter()
+        svc.weakpoint_summary(since="2025-07-01", until="2025-10-01")
+        queries["weak-point summary, 3 months"] = time.perf_counter() - t
         t = time.perf_counter()
         wp = svc.weakpoints()
-        queries[f"weakpoints (streaming scan, {len(wp)} found)"] = time.perf_counter() - t
+        queries[f"weakpoints drill-down (streaming scan, {len(wp)} found)"] = (
+            time.perf_counter() - t
+        )
         for name, secs in queries.items():
             print(f"[{engine}] {name}: {secs * 1000:.1f} ms", flush=True)
         return {

@@ -241,23 +241,34 @@ class RunEvidence:
     def _all(self, types: tuple[EventType, ...]) -> list[EvidenceEvent] | tuple[()]:
         if len(types) == 1:
             return self._by_type.get(types[0], ())
-        out = self._merged.get(types)
-        if out is None:
-            out = [e for t in types for e in self._by_type.get(t, ())]
-            out.sort(key=_seq)
-            self._merged[types] = out
+        return self._merged.get(types) or self._merge(types)
+
+    def _merge(self, types: tuple[EventType, ...]) -> list[EvidenceEvent]:
+        out = [e for t in types for e in self._by_type.get(t, ())]
+        out.sort(key=_seq)
+        self._merged[types] = out
         return out
+
+    # all/first/last repeat _all's lookup inline: the checks call them ~100 times a run
 
     def all(self, *types: EventType) -> list[EvidenceEvent]:
         """Events of the given types, in ledger order (a new list)."""
-        return list(self._all(types))
+        if len(types) == 1:
+            return list(self._by_type.get(types[0], ()))
+        return list(self._merged.get(types) or self._merge(types))
 
     def first(self, *types: EventType) -> EvidenceEvent | None:
-        found = self._all(types)
+        if len(types) == 1:
+            found = self._by_type.get(types[0])
+        else:
+            found = self._merged.get(types) or self._merge(types)
         return found[0] if found else None
 
     def last(self, *types: EventType) -> EvidenceEvent | None:
-        found = self._all(types)
+        if len(types) == 1:
+            found = self._by_type.get(types[0])
+        else:
+            found = self._merged.get(types) or self._merge(types)
         return found[-1] if found else None
 
     def has(self, event_type: EventType) -> bool:
