@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from raidt.core.canonical import canonical_json
@@ -68,9 +68,7 @@ class EventStore:
         """Like :meth:`append`, inside a write transaction the caller opened."""
         if not events:
             return []
-        next_seq: int = conn.execute(
-            select(func.coalesce(func.max(t_events.c.seq) + 1, 0))
-        ).scalar_one()
+        next_seq = int(conn.exec_driver_sql(_NEXT_SEQ).scalar_one())
         states = self._load_states(conn, {e.run_id for e in events})
         existing = set(states)
         rows: list[dict[str, Any]] = []
@@ -146,26 +144,37 @@ class EventStore:
     def _load_states(self, conn: Connection, run_ids: set[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         ids = sorted(run_ids)
+        mark = _mark(conn)
         for i in range(0, len(ids), _CHUNK):
             chunk = ids[i : i + _CHUNK]
-            for row in conn.execute(
-                select(t_runs.c.run_id, t_runs.c.state).where(t_runs.c.run_id.in_(chunk))
-            ):
-                out[row.run_id] = orjson.loads(row.state)
+            marks = ", ".join([mark] * len(chunk))
+            sql = f"SELECT run_id, state FROM runs WHERE run_id IN ({marks})"
+            for row in conn.exec_driver_sql(sql, tuple(chunk)):
+                out[str(row[0])] = orjson.loads(row[1])
         return out
 
     def _save_states(
         self, conn: Connection, existing: set[str], states: dict[str, dict[str, Any]]
     ) -> None:
-        inserts: list[dict[str, Any]] = []
+        # driver-level SQL: building SQLAlchemy statements per call cost more than running
+        # them on the single-event path (one append per reviewer action)
+        updates: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
         for run_id, st in states.items():
             values = _run_row(st)
+            row = tuple(values[c] for c in _RUN_ROW_COLUMNS)
             if run_id in existing:
-                conn.execute(update(t_runs).where(t_runs.c.run_id == run_id).values(**values))
+                updates.append((*row, run_id))
             else:
-                inserts.append({"run_id": run_id, **values})
+                inserts.append((run_id, *row))
+        mark = _mark(conn)
+        if updates:
+            sets = ", ".join(f"{c} = {mark}" for c in _RUN_ROW_COLUMNS)
+            conn.exec_driver_sql(f"UPDATE runs SET {sets} WHERE run_id = {mark}", updates)
         if inserts:
-            conn.execute(insert(t_runs), inserts)
+            cols = ", ".join(("run_id", *_RUN_ROW_COLUMNS))
+            marks = ", ".join([mark] * (len(_RUN_ROW_COLUMNS) + 1))
+            conn.exec_driver_sql(f"INSERT INTO runs ({cols}) VALUES ({marks})", inserts)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -375,6 +384,15 @@ _RAW_COLUMNS = (
     "hash",
 )
 
+_RUN_ROW_COLUMNS = (*_RUN_COLUMNS, "last_seq", "last_hash", "state")
+_NEXT_SEQ = "SELECT COALESCE(MAX(seq) + 1, 0) FROM events"
+
+
+def _mark(conn: Connection) -> str:
+    """The driver's positional parameter marker (sqlite3: ?, psycopg: %s)."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
+
+
 _EVENT_COLUMNS = (
     "seq",
     "id",
@@ -393,7 +411,7 @@ _EVENT_COLUMNS = (
 def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Bulk insert through the driver: SQLAlchemy's per-row parameter processing costs more
     than the insert itself on this hot path."""
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    mark = _mark(conn)
     sql = (
         f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) "
         f"VALUES ({', '.join([mark] * len(_EVENT_COLUMNS))})"
