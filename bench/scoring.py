@@ -378,7 +378,9 @@ def kept_cluster(directory: Path) -> str:
             s.bind(("127.0.0.1", 0))
             port_file.write_text(str(s.getsockname()[1]))
     port = int(port_file.read_text())
-    running = subprocess.run([*as_pg, str(_PG_BIN / "pg_ctl"), "-D", str(data), "status"])
+    running = subprocess.run(
+        [*as_pg, str(_PG_BIN / "pg_ctl"), "-D", str(data), "status"], capture_output=True
+    )
     if running.returncode != 0:
         subprocess.run(
             [

@@ -143,3 +143,17 @@ def test_chain_verdict_is_the_same_on_both_paths(app: App) -> None:
         assert canonical_json(svc.stored(rid)) == one.canonical(), rid
     assert svc.stored("a-0")["readiness"] == "audit_ready"  # type: ignore[index]
     assert svc.stored("a-2")["readiness"] == "not_governable"  # type: ignore[index]
+
+
+def test_migration_fills_counters_of_a_store_scored_before_it(app: App) -> None:
+    from raidt.store.migrate import upgrade
+
+    svc = ScoringService(app)
+    svc.score_all()
+    want = _summary_counts(svc.weakpoint_summary())
+    with app.db.write() as c:
+        c.execute(text("DROP TABLE score_weakpoints"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0003_scoring'"))
+    upgrade(app.db)
+    assert _summary_counts(ScoringService(app).weakpoint_summary()) == want
+    assert want == _as_counts(svc.weakpoints())
