@@ -9,7 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raidt.core.aggregate import RollupAccumulator, merge, rollup_rows
+from raidt.core.canonical import canonical_json
 from raidt.core.checks import EvidenceEvent, RunEvidence
+from raidt.core.hashing import event_hash, seal, seal_digest
 from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
 from tests.core._runs import ALL, POLICY, T0, build_run
 from tests.core.test_scoring import score
@@ -107,3 +109,41 @@ def test_evidence_event_from_row_equals_converted_event() -> None:
         }
     ev = RunEvidence(build_run("r-mixed"))
     assert all(isinstance(e, EvidenceEvent) for e in ev.events)
+
+
+_text = st.text(max_size=12)
+
+
+@given(
+    fields=st.tuples(_text, _text, _text, _text, _text, _text),
+    payload=st.dictionaries(_text, st.one_of(_text, st.integers(), st.none()), max_size=3),
+    prev=st.one_of(st.none(), _text),
+)
+@settings(max_examples=200, deadline=None)
+def test_seal_digest_equals_seal_and_event_hash(
+    fields: tuple[str, str, str, str, str, str], payload: dict[str, object], prev: str | None
+) -> None:
+    eid, rid, etype, at, actor_id, role = fields
+    canonical = canonical_json(payload)
+    digest, _leaf = seal(
+        event_id=eid,
+        run_id=rid,
+        event_type=etype,
+        at=at,
+        actor_id=actor_id,
+        actor_role=role,
+        payload_json=canonical,
+        prev_hash=prev,
+    )
+    body = {
+        "id": eid,
+        "run_id": rid,
+        "type": etype,
+        "at": at,
+        "actor": {"id": actor_id, "role": role},
+        "payload": payload,
+        "prev_hash": prev,
+    }
+    assert digest == event_hash(body)
+    for given_payload in (canonical, canonical.decode()):
+        assert seal_digest(eid, rid, etype, at, actor_id, role, given_payload, prev) == digest

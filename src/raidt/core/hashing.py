@@ -14,7 +14,7 @@ import orjson
 
 from raidt.core.canonical import canonical_json
 
-__all__ = ["event_hash", "leaf_bytes", "leaf_hash", "seal", "sha256_hex"]
+__all__ = ["event_hash", "leaf_bytes", "leaf_hash", "seal", "seal_digest", "sha256_hex"]
 
 
 def sha256_hex(data: bytes) -> str:
@@ -74,3 +74,36 @@ def seal(
     digest = hashlib.sha256(head + b"," + tail).hexdigest()
     leaf = hashlib.sha256(b"\x00" + head + b',"hash":"' + digest.encode() + b'",' + tail).digest()
     return digest, leaf
+
+
+_SORTED = orjson.OPT_SORT_KEYS
+_Fragment = orjson.Fragment
+_sha256 = hashlib.sha256
+
+
+def seal_digest(
+    event_id: str,
+    run_id: str,
+    event_type: str,
+    at: str,
+    actor_id: str,
+    actor_role: str,
+    payload_json: str | bytes,
+    prev_hash: str | None,
+) -> str:
+    """The ``hash`` that :func:`seal` returns, without its leaf hash.
+
+    For re-verifying stored chains (a bulk rescore hashes every stored event and has no use
+    for the leaf). The body is encoded in one call: its keys are fixed ASCII, so sorting them
+    gives the canonical order, and ``payload_json`` (already canonical) is spliced in as is.
+    """
+    body = {
+        "actor": {"id": actor_id, "role": actor_role},
+        "at": at,
+        "id": event_id,
+        "payload": _Fragment(payload_json),
+        "prev_hash": prev_hash,
+        "run_id": run_id,
+        "type": event_type,
+    }
+    return _sha256(orjson.dumps(body, option=_SORTED)).hexdigest()

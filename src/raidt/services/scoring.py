@@ -23,7 +23,7 @@ from raidt.core.aggregate import RollupAccumulator, summarise
 from raidt.core.canonical import canonical_json, from_json
 from raidt.core.checks import Comparables, EvidenceEvent, RunEvidence
 from raidt.core.events import Event, EventType
-from raidt.core.hashing import event_hash, seal
+from raidt.core.hashing import event_hash, seal_digest
 from raidt.core.policy import Policy, load_policy
 from raidt.core.rubric import Rubric, load_rubric
 from raidt.core.scoring import ScoreProfile, score_run
@@ -79,25 +79,17 @@ def chain_problem(events: Sequence[Event]) -> str | None:
 def _rows_chain_ok(rows: Sequence[tuple[Any, ...]]) -> bool:
     """True when raw ``events`` rows (see ``EventStore.iter_run_rows``) link and hash.
 
-    Hashes the stored canonical payload text with :func:`seal` instead of parsing and
-    re-canonicalising it. False means "not shown here": the caller then asks
+    Hashes the stored canonical payload text with :func:`seal_digest` instead of parsing
+    and re-canonicalising it. False means "not shown here": the caller then asks
     :func:`chain_problem`, so a verdict never rests on this shortcut alone.
     """
     prev: str | None = None
+    digest_of = seal_digest
     for _seq, eid, rid, etype, at, actor_id, role, payload, prev_hash, digest in rows:
-        if prev_hash != prev:
-            return False
-        mine, _leaf = seal(
-            event_id=eid,
-            run_id=rid,
-            event_type=etype,
-            at=at,
-            actor_id=actor_id,
-            actor_role=role,
-            payload_json=payload.encode(),
-            prev_hash=prev_hash,
-        )
-        if mine != digest:
+        if (
+            prev_hash != prev
+            or digest_of(eid, rid, etype, at, actor_id, role, payload, prev_hash) != digest
+        ):
             return False
         prev = digest
     return True
