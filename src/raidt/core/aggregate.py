@@ -92,6 +92,9 @@ class CriterionLike(Protocol):
     def obligations(self) -> Sequence[str]: ...
 
 
+_PILLAR_KEYS = tuple(p.value for p in PILLARS)
+
+
 class RollupAccumulator:
     """The rollup of many profiles as plain counters, for a full rescore.
 
@@ -122,7 +125,7 @@ class RollupAccumulator:
         the run's reviewers (as :func:`rollup_rows` reads them from its JSON)."""
         started = run.get("started_at") or ""
         month = started[:7] if started else "unknown"
-        sums = [int(pillars[p.value]) for p in PILLARS]
+        sums = [int(pillars[p]) for p in _PILLAR_KEYS]
         revs = sorted(set(reviewers)) or ["(none)"]
         runs = self._runs
         for ident in (

@@ -101,6 +101,50 @@ def _plan(rubric: Rubric) -> tuple[_Step, ...]:
     return steps
 
 
+_CONTEXTS: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[CheckContext, ...]]] = {}
+
+
+def _contexts(
+    rubric: Rubric,
+    policy: Policy | None,
+    actors: ActorDirectory,
+    comparables: Comparables | None,
+    chain_ok: bool,
+    when: datetime | None,
+) -> tuple[CheckContext, ...]:
+    """Each criterion's :class:`CheckContext`, memoised per combination of inputs (a bulk
+    rescore shares a handful of policies, comparables and judging instants among a million
+    runs, so it builds them once instead of once per criterion and run)."""
+    # equal instants share contexts (open runs each bring a new datetime object); the
+    # objects are compared by identity, and kept in the memo so their ids stay theirs
+    inputs: tuple[object, ...] = (rubric, policy, actors, comparables)
+    instant = None if when is None else when.isoformat()
+    key = (id(rubric), id(policy), id(actors), id(comparables), chain_ok, instant)
+    hit = _CONTEXTS.get(key)
+    if hit is not None and all(a is b for a, b in zip(hit[0], inputs, strict=True)):
+        return hit[1]
+    if len(_CONTEXTS) > 256:
+        _CONTEXTS.clear()
+    base = CheckContext(
+        policy=policy, actors=actors, comparables=comparables, chain_ok=chain_ok, as_of=when
+    )
+    found = tuple(
+        CheckContext(
+            policy=policy,
+            actors=actors,
+            comparables=comparables,
+            chain_ok=chain_ok,
+            as_of=when,
+            params=c.params,
+        )
+        if c.params
+        else base
+        for c in _plan(rubric)
+    )
+    _CONTEXTS[key] = (inputs, found)
+    return found
+
+
 def content_hash_of(obj: Policy | Rubric) -> str:
     """``obj.content_hash``, memoised per object (scoring a million runs hashes it once)."""
     hit = _HASH_CACHE.get(id(obj))
@@ -365,25 +409,11 @@ def score_run(
     """
     ev = events if isinstance(events, RunEvidence) else RunEvidence(events)
     when = parse_ts(as_of) if isinstance(as_of, str) else as_of
-    base = CheckContext(
-        policy=policy, actors=actors, comparables=comparables, chain_ok=chain_ok, as_of=when
-    )
+    contexts = _contexts(rubric, policy, actors, comparables, chain_ok, when)
     scores: list[CriterionScore] = []
     totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
     na = Result.NOT_APPLICABLE
-    for c in _plan(rubric):
-        ctx = (
-            CheckContext(
-                policy=policy,
-                actors=actors,
-                comparables=comparables,
-                chain_ok=chain_ok,
-                as_of=when,
-                params=c.params,
-            )
-            if c.params
-            else base
-        )
+    for c, ctx in zip(_plan(rubric), contexts, strict=True):
         r = c.check(ev, ctx)
         scores.append(
             _criterion(

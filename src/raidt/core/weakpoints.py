@@ -91,9 +91,9 @@ class RunFacts:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name in self.__dataclass_fields__:
+        for name in _FACT_FIELDS:
             v = getattr(self, name)
-            out[name] = list(v) if isinstance(v, tuple) else v
+            out[name] = list(v) if v.__class__ is tuple else v
         return out
 
     @classmethod
@@ -104,6 +104,9 @@ class RunFacts:
             if k in cls.__dataclass_fields__
         }
         return cls(**kw)
+
+
+_FACT_FIELDS = tuple(RunFacts.__dataclass_fields__)
 
 
 def run_facts(

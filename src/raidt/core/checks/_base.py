@@ -241,7 +241,8 @@ class RunEvidence:
     def _all(self, types: tuple[EventType, ...]) -> list[EvidenceEvent] | tuple[()]:
         if len(types) == 1:
             return self._by_type.get(types[0], ())
-        return self._merged.get(types) or self._merge(types)
+        found = self._merged.get(types)
+        return self._merge(types) if found is None else found
 
     def _merge(self, types: tuple[EventType, ...]) -> list[EvidenceEvent]:
         out = [e for t in types for e in self._by_type.get(t, ())]
@@ -255,20 +256,25 @@ class RunEvidence:
         """Events of the given types, in ledger order (a new list)."""
         if len(types) == 1:
             return list(self._by_type.get(types[0], ()))
-        return list(self._merged.get(types) or self._merge(types))
+        found = self._merged.get(types)
+        return list(self._merge(types) if found is None else found)
 
     def first(self, *types: EventType) -> EvidenceEvent | None:
         if len(types) == 1:
             found = self._by_type.get(types[0])
         else:
-            found = self._merged.get(types) or self._merge(types)
+            found = self._merged.get(types)
+            if found is None:
+                found = self._merge(types)
         return found[0] if found else None
 
     def last(self, *types: EventType) -> EvidenceEvent | None:
         if len(types) == 1:
             found = self._by_type.get(types[0])
         else:
-            found = self._merged.get(types) or self._merge(types)
+            found = self._merged.get(types)
+            if found is None:
+                found = self._merge(types)
         return found[-1] if found else None
 
     def has(self, event_type: EventType) -> bool:
@@ -342,6 +348,9 @@ def register(name: str) -> Callable[[CheckFn], CheckFn]:
 
 def cite(events: Sequence[EvidenceEvent | None]) -> tuple[str, ...]:
     """Event ids for a result's evidence list (order kept, duplicates and None dropped)."""
+    if len(events) == 1:  # the common case, by far
+        only = events[0]
+        return () if only is None else (only.id,)
     return tuple(dict.fromkeys([e.id for e in events if e is not None]))
 
 
