@@ -59,6 +59,22 @@ def test_score_all_by_and_weakpoints(home: Path) -> None:
     )
 
 
+def test_weakpoints_summary_counts_what_the_drill_down_lists(home: Path) -> None:
+    assert runner.invoke(app, ["score", "--all"]).exit_code == 0
+    full = json.loads(runner.invoke(app, ["weakpoints", "--json"]).stdout)
+    result = runner.invoke(app, ["weakpoints", "--summary", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary and all("run_ids" not in w for w in summary)
+    counted = sorted((w["kind"], w["detail"], w["runs"]) for w in summary)
+    assert counted == sorted((w["kind"], w["detail"], len(w["run_ids"])) for w in full)
+    table = runner.invoke(app, ["weakpoints", "--summary"])
+    assert table.exit_code == 0, table.output
+    assert "self_review" in table.stdout and "run ids" not in table.stdout
+    since = ["weakpoints", "--summary", "--json", "--since", "2026-05-01"]
+    assert json.loads(runner.invoke(app, since).stdout) == []
+
+
 def test_rubric_commands(home: Path, tmp_path: Path) -> None:
     listed = json.loads(runner.invoke(app, ["rubric", "list", "--json"]).stdout)
     assert [(r["id"], r["version"]) for r in listed] == [("raidt-default", "1")]

@@ -183,12 +183,20 @@ def weakpoints(
     since: Annotated[str | None, typer.Option("--since", help="runs started on/after DATE")] = None,
     until: Annotated[str | None, typer.Option("--until", help="runs started before DATE")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    summary: Annotated[
+        bool,
+        typer.Option(
+            "--summary",
+            help="run counts per weak point instead of every run id (fast on large stores)",
+        ),
+    ] = False,
 ) -> None:
     """Weak points across scored runs (self-review, rubber stamps, drift, ...)."""
     from raidt.services.scoring import ScoringService
 
     with run_cli(), open_app() as a:
-        found = ScoringService(a).weakpoints(since, until)
+        svc = ScoringService(a)
+        found = svc.weakpoint_summary(since, until) if summary else svc.weakpoints(since, until)
     if as_json:
         print_json(found)
         return
@@ -199,9 +207,12 @@ def weakpoints(
         )
         return
     t = Table(title=f"{len(found)} weak point(s)")
-    for col in ("kind", "runs", "detail", "run ids"):
+    for col in ("kind", "runs", "detail") if summary else ("kind", "runs", "detail", "run ids"):
         t.add_column(col, overflow="fold")
     for w in found:
+        if summary:
+            t.add_row(w["kind"], str(w["runs"]), w["detail"])
+            continue
         ids = w["run_ids"]
         t.add_row(
             w["kind"],
