@@ -122,8 +122,24 @@ class ScoreInputs:
         )
 
 
+_CONFIG_KEYS: dict[bytes, str] = {}
+
+
 def _config_key(value: Any) -> str | None:
-    return None if value is None else canonical_json(value).decode()
+    """Canonical JSON text of a configuration, memoised on orjson's sorted encoding (which
+    tells distinct JSON values apart): a million runs share a handful of configurations."""
+    if value is None:
+        return None
+    try:
+        raw = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return canonical_json(value).decode()
+    hit = _CONFIG_KEYS.get(raw)
+    if hit is None:
+        if len(_CONFIG_KEYS) > 10_000:
+            _CONFIG_KEYS.clear()
+        hit = _CONFIG_KEYS[raw] = canonical_json(value).decode()
+    return hit
 
 
 @dataclass(frozen=True, slots=True)
