@@ -139,3 +139,27 @@ def test_console_script_runs(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     out = subprocess.run([str(exe), "verify"], env=env, capture_output=True, text=True)
     assert out.returncode == 0 and "intact" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"RAIDT_DATABASE_URL": "mysql://x/y"}, "unsupported database"),
+        ({"RAIDT_DATABASE_URL": "not a url"}, "not a database URL"),
+        (
+            {"RAIDT_DATABASE_URL": "postgresql+psycopg://u:hunter2@127.0.0.1:1/x"},
+            "cannot open the database",
+        ),
+        ({"RAIDT_DATABASE_URL": "sqlite:////proc/raidt-nope/x.db"}, "cannot create"),
+    ],
+)
+def test_unusable_store_is_one_line_and_hides_passwords(
+    raidt_home: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], needle: str
+) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    result = runner.invoke(app, ["runs"])
+    assert result.exit_code == 1
+    assert needle in result.output
+    assert "hunter2" not in result.output
+    assert "Traceback" not in result.output

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from raidt.core.checkpoint import Checkpoint, sign_note
+from raidt.errors import ConfigurationError
 from raidt.settings import Settings
 from raidt.store import checkpoints as cp_store
 from raidt.store.db import Database, open_database
@@ -45,7 +46,12 @@ class App:
         settings = Settings() if home is None else Settings(home=Path(home))
         if database_url is not None:
             settings = settings.model_copy(update={"database_url_override": database_url})
-        settings.home.mkdir(parents=True, exist_ok=True)
+        try:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create RAIDT_HOME {settings.home}: {exc.strerror}"
+            ) from None
         return cls(settings, open_database(settings.database_url, migrate=migrate))
 
     @property

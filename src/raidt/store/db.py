@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from raidt.errors import ConfigurationError
 
@@ -40,7 +41,13 @@ class Database:
             )
         if self.dialect == "sqlite":
             if parsed.database and parsed.database != ":memory:":
-                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(parsed.database).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise ConfigurationError(
+                        f"cannot create the database folder {folder}: {exc.strerror}"
+                    ) from None
             self.engine: Engine = create_engine(
                 url,
                 echo=echo,
@@ -95,5 +102,11 @@ def open_database(url: str, *, migrate: bool = True) -> Database:
     if migrate:
         from raidt.store.migrate import upgrade
 
-        upgrade(db)
+        try:
+            upgrade(db)
+        except OperationalError as exc:
+            db.dispose()
+            shown = make_url(url).render_as_string(hide_password=True)
+            reason = str(exc.orig or exc).strip().splitlines()[0]
+            raise ConfigurationError(f"cannot open the database {shown}: {reason}") from None
     return db
