@@ -114,6 +114,8 @@ def test_bad_input_is_refused_with_a_reason(
 def test_missing_file_and_unknown_run(home: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["import", str(tmp_path / "nope.jsonl")])
     assert r.exit_code == 1 and "not found" in r.output
+    r = runner.invoke(app, ["import", str(tmp_path)])
+    assert r.exit_code == 1 and "not a file" in r.output
     r = runner.invoke(app, ["show", "run-404"])
     assert r.exit_code == 1 and "run-404" in r.output
 

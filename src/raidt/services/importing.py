@@ -98,6 +98,8 @@ def import_file(
     """
     if not path.exists():
         raise ImportFileError("file not found", source=str(path))
+    if not path.is_file():
+        raise ImportFileError("not a file (give a .jsonl or .csv file)", source=str(path))
     if path.suffix.lower() == ".csv":
         return _import_csv(app, path, skip_bad=skip_bad, progress=progress)
     total = _count_lines(path)
