@@ -116,7 +116,9 @@ _text = st.text(max_size=12)
 
 @given(
     fields=st.tuples(_text, _text, _text, _text, _text, _text),
-    payload=st.dictionaries(_text, st.one_of(_text, st.integers(), st.none()), max_size=3),
+    payload=st.dictionaries(
+        _text, st.one_of(_text, st.integers(-(2**53) + 1, 2**53 - 1), st.none()), max_size=3
+    ),
     prev=st.one_of(st.none(), _text),
 )
 @settings(max_examples=200, deadline=None)
