@@ -225,14 +225,7 @@ class EventStore:
         last = ""
         while True:
             with self.db.read() as conn:
-                page: list[str] = list(
-                    conn.execute(
-                        select(t_runs.c.run_id)
-                        .where(t_runs.c.run_id > last)
-                        .order_by(t_runs.c.run_id)
-                        .limit(batch_runs)
-                    ).scalars()
-                )
+                page = _next_run_page(conn, last, batch_runs)
             if not page:
                 return
             yield from self._runs_page(page)
@@ -255,14 +248,7 @@ class EventStore:
         last = ""
         while True:
             with self.db.read() as conn:
-                page: list[str] = list(
-                    conn.execute(
-                        select(t_runs.c.run_id)
-                        .where(t_runs.c.run_id > last)
-                        .order_by(t_runs.c.run_id)
-                        .limit(batch_runs)
-                    ).scalars()
-                )
+                page = _next_run_page(conn, last, batch_runs)
                 if not page:
                     return
                 cur = conn.connection.cursor()
@@ -386,6 +372,12 @@ _RAW_COLUMNS = (
 
 _RUN_ROW_COLUMNS = (*_RUN_COLUMNS, "last_seq", "last_hash", "state")
 _NEXT_SEQ = "SELECT COALESCE(MAX(seq) + 1, 0) FROM events"
+
+
+def _next_run_page(conn: Connection, after: str, size: int) -> list[str]:
+    """The next ``size`` run ids after ``after``, in order (keyset paging over runs)."""
+    q = select(t_runs.c.run_id).where(t_runs.c.run_id > after).order_by(t_runs.c.run_id)
+    return list(conn.execute(q.limit(size)).scalars())
 
 
 def _mark(conn: Connection) -> str:
