@@ -6,13 +6,145 @@ Revision ID: 0001_initial
 from __future__ import annotations
 
 from alembic import op
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
-from raidt.store.schema import EVIDENCE_TABLES, metadata
+from raidt.store.schema import EVIDENCE_TABLES
 
 revision = "0001_initial"
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# The tables exactly as this revision created them, frozen here rather than read from
+# schema.py: a later column added to schema.py must arrive through its own migration on
+# old and new databases alike (0003 and 0004 add theirs).
+_metadata = MetaData()
+
+#: One row per sealed event. ``seq`` is the 0-based leaf index in the ledger.
+events = Table(
+    "events",
+    _metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", String(200), nullable=False, unique=True),
+    Column("run_id", String(200), nullable=False),
+    Column("type", String(40), nullable=False),
+    Column("at", String(32), nullable=False),
+    Column("actor_id", String(200), nullable=False),
+    Column("actor_role", String(40), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=True),
+    Column("hash", String(64), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Index("ix_events_run_seq", "run_id", "seq"),
+)
+
+#: Complete-subtree hashes of the Merkle tree at stored levels (see store/ledger.py).
+ledger_nodes = Table(
+    "ledger_nodes",
+    _metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+#: Signed tree heads in C2SP tlog-checkpoint signed-note form.
+checkpoints = Table(
+    "checkpoints",
+    _metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary(32), nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", String(32), nullable=False),
+)
+
+#: Versioned workflow policies (YAML text kept verbatim, plus its content hash).
+policies = Table(
+    "policies",
+    _metadata,
+    Column("id", String(200), primary_key=True),
+    Column("version", String(50), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Versioned prompt templates.
+templates = Table(
+    "templates",
+    _metadata,
+    Column("id", String(200), primary_key=True),
+    Column("version", String(50), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Actor directory, append-only: a later row for the same actor supersedes earlier ones.
+actors = Table(
+    "actors",
+    _metadata,
+    Column("row", BigInteger, primary_key=True, autoincrement=True),
+    Column("actor_id", String(200), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Versioned rubrics.
+rubrics = Table(
+    "rubrics",
+    _metadata,
+    Column("id", String(200), primary_key=True),
+    Column("version", String(50), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("added_at", String(32), nullable=False),
+)
+
+#: Run projection (derived from events; rebuilt by replay if ever in doubt).
+runs = Table(
+    "runs",
+    _metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("use_case", String(200), nullable=True, index=True),
+    Column("team", String(200), nullable=True, index=True),
+    Column("status", String(40), nullable=False),
+    Column("risk_level", String(20), nullable=True),
+    Column("initiator", String(200), nullable=True),
+    Column("started_at", String(32), nullable=True, index=True),
+    Column("closed_at", String(32), nullable=True),
+    Column("disposition", String(40), nullable=True),
+    Column("policy_id", String(200), nullable=True),
+    Column("policy_version", String(50), nullable=True),
+    Column("event_count", Integer, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("state", Text, nullable=False),
+)
+
+#: Latest score profile per run (derived; recomputable from events + policy + rubric).
+scores = Table(
+    "scores",
+    _metadata,
+    Column("run_id", String(200), primary_key=True),
+    Column("rubric_id", String(200), nullable=False),
+    Column("rubric_version", String(50), nullable=False),
+    Column("readiness", String(30), nullable=False, index=True),
+    Column("pillars", Text, nullable=False),
+    Column("profile", Text, nullable=False),
+    Column("scored_at", String(32), nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
 
 _INITIAL_TABLES = (
     "events",
@@ -29,8 +161,8 @@ _INITIAL_TABLES = (
 
 def upgrade() -> None:
     bind = op.get_bind()
-    tables = [metadata.tables[name] for name in _INITIAL_TABLES]
-    metadata.create_all(bind, tables=tables)
+    tables = [_metadata.tables[name] for name in _INITIAL_TABLES]
+    _metadata.create_all(bind, tables=tables)
     for name in EVIDENCE_TABLES:
         install_append_only(name)
 
