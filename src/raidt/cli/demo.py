@@ -155,7 +155,7 @@ def _scores_and_pack(app: App, home: Path) -> None:
     for col in ("kind", "runs", "detail"):
         wt.add_column(col, overflow="fold")
     for w in weak[:10]:
-        wt.add_row(w["kind"], str(len(w["run_ids"])), str(w["detail"])[:90])
+        wt.add_row(w["kind"], str(len(w["run_ids"])), str(w["detail"]))
     console.print(wt)
 
     closed = app.events.list_runs(status="closed")
