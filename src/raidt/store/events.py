@@ -385,19 +385,8 @@ def _mark(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-_EVENT_COLUMNS = (
-    "seq",
-    "id",
-    "run_id",
-    "type",
-    "at",
-    "actor_id",
-    "actor_role",
-    "payload",
-    "prev_hash",
-    "hash",
-    "leaf_hash",
-)
+#: every stored column: the raw read columns plus the leaf hash
+_EVENT_COLUMNS = (*_RAW_COLUMNS, "leaf_hash")
 
 
 def _insert_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
