@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+import orjson
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,9 +14,12 @@ from raidt.core.aggregate import RollupAccumulator, merge, rollup_rows
 from raidt.core.canonical import canonical_json
 from raidt.core.checks import EvidenceEvent, RunEvidence
 from raidt.core.hashing import event_hash, seal, seal_digest
+from raidt.core.rubric import load_rubric
+from raidt.core.scoring import STORED_FORMAT, compact_profile, evaluate, expand_stored
 from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
+from raidt.services.scoring import default_rubric_text
 from tests.core._runs import ALL, POLICY, T0, build_run
-from tests.core.test_scoring import score
+from tests.core.test_scoring import ACTORS, RUBRIC, score
 
 OPTIONAL = sorted(ALL)
 
@@ -55,7 +60,15 @@ def test_rollup_accumulator_equals_merged_rows(
     for evs in _runs(spec):
         p = score(evs)  # type: ignore[arg-type]
         f = run_facts(evs, policy=POLICY)
-        acc.add(p.run, p.readiness, p.pillars, p.criteria, f.reviewers)
+        acc.add(
+            p.run,
+            p.readiness,
+            p.pillars,
+            tuple(c.id for c in p.criteria),
+            tuple(c.result for c in p.criteria),
+            [c.obligations for c in p.criteria],
+            f.reviewers,
+        )
         rows += rollup_rows(p.to_json(), f.reviewers)
     want = {k: (r.runs, r.sums) for k, r in merge(rows).items()}
     got = {k: (r.runs, r.sums) for k, r in merge(acc.rows()).items()}
@@ -149,3 +162,36 @@ def test_seal_digest_equals_seal_and_event_hash(
     assert digest == event_hash(body)
     for given_payload in (canonical, canonical.decode()):
         assert seal_digest(eid, rid, etype, at, actor_id, role, given_payload, prev) == digest
+
+
+@settings(max_examples=40, deadline=None)
+@given(run_specs)
+def test_stored_form_expands_to_the_full_profile(
+    spec: list[tuple[frozenset[str], int, int, bool]],
+) -> None:
+    for evs in _runs(spec):
+        scored = evaluate(evs, policy=POLICY, rubric=RUBRIC, actors=ACTORS)
+        full = scored.profile().to_json()
+        # through JSON, as the store keeps it
+        stored = orjson.loads(orjson.dumps(scored.stored()))
+        assert stored["format"] == STORED_FORMAT
+        assert expand_stored(stored, RUBRIC) == full
+        assert canonical_json(expand_stored(stored, RUBRIC)) == scored.profile().canonical()
+        assert expand_stored(orjson.loads(orjson.dumps(compact_profile(full))), RUBRIC) == full
+        assert len(orjson.dumps(stored)) < 0.75 * len(orjson.dumps(full))
+
+
+def test_stored_form_refuses_another_rubric_and_passes_full_profiles_through() -> None:
+    evs = _runs([(frozenset(OPTIONAL), 0, 0, False)])[0]
+    scored = evaluate(evs, policy=POLICY, rubric=RUBRIC, actors=ACTORS)
+    other = load_rubric(
+        default_rubric_text().replace('version: "1"', 'version: "2"', 1), "other.yaml"
+    )
+    with pytest.raises(ValueError, match=r"scored with rubric raidt-default@1, not .*@2"):
+        expand_stored(orjson.loads(orjson.dumps(scored.stored())), other)
+    short = orjson.loads(orjson.dumps(scored.stored()))
+    short["criteria"].pop()
+    with pytest.raises(ValueError, match="has 25 criteria; rubric raidt-default@1 has 26"):
+        expand_stored(short, RUBRIC)
+    full = scored.profile().to_json()
+    assert expand_stored(full, other) is full  # written before the compact form existed

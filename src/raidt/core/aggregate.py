@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from raidt.core.rubric import PILLARS, READINESS_LEVELS
 
@@ -81,17 +81,6 @@ def rollup_rows(
     return rows
 
 
-class CriterionLike(Protocol):
-    """What the accumulator reads of a criterion result (``CriterionScore`` fits)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def result(self) -> str: ...
-    @property
-    def obligations(self) -> Sequence[str]: ...
-
-
 _PILLAR_KEYS = tuple(p.value for p in PILLARS)
 
 
@@ -118,11 +107,14 @@ class RollupAccumulator:
         run: Mapping[str, Any],
         readiness: str,
         pillars: Mapping[str, int],
-        criteria: Sequence[CriterionLike],
+        ids: tuple[str, ...],
+        results: tuple[str, ...],
+        obligations: Sequence[Sequence[str]],
         reviewers: Iterable[str] = (),
     ) -> None:
-        """Count one profile: its ``run`` block, readiness, pillar scores, criteria and
-        the run's reviewers (as :func:`rollup_rows` reads them from its JSON)."""
+        """Count one profile: its ``run`` block, readiness, pillar scores, each criterion's
+        id, result and obligations (in rubric order) and the run's reviewers (as
+        :func:`rollup_rows` reads them from its JSON)."""
         started = run.get("started_at") or ""
         month = started[:7] if started else "unknown"
         sums = [int(pillars[p]) for p in _PILLAR_KEYS]
@@ -141,12 +133,12 @@ class RollupAccumulator:
                 have[0] += 1
                 for i in range(5):
                     have[i + 1] += sums[i]
-        key = (month, tuple([c.id for c in criteria]), tuple([c.result for c in criteria]))
+        key = (month, ids, results)
         n = self._vectors.get(key)
         if n is None:
-            for c in criteria:
-                if c.id not in self._obligations:
-                    self._obligations[c.id] = tuple(c.obligations)
+            for cid, obs in zip(ids, obligations, strict=True):
+                if cid not in self._obligations:
+                    self._obligations[cid] = tuple(obs)
             if len(self._vectors) >= self._max_vectors:
                 self._fold()
             self._vectors[key] = 1

@@ -21,7 +21,14 @@ import orjson
 
 from raidt.core.actors import ActorDirectory
 from raidt.core.canonical import canonical_json
-from raidt.core.checks import CHECKS, CheckContext, Comparables, Result, RunEvidence
+from raidt.core.checks import (
+    CHECKS,
+    CheckContext,
+    CheckResult,
+    Comparables,
+    Result,
+    RunEvidence,
+)
 from raidt.core.events import Event, EventType
 from raidt.core.policy import Policy
 from raidt.core.rubric import PILLARS, Pillar, Readiness, Rubric
@@ -29,9 +36,14 @@ from raidt.core.timefmt import format_ts, parse_ts
 
 __all__ = [
     "RESULT_VALUE",
+    "STORED_FORMAT",
     "CriterionScore",
+    "Evaluation",
     "ScoreProfile",
+    "compact_profile",
     "content_hash_of",
+    "evaluate",
+    "expand_stored",
     "score_run",
 ]
 
@@ -74,14 +86,25 @@ class _Step:
     obligations: tuple[str, ...]
 
 
-_PLANS: dict[int, tuple[Rubric, tuple[_Step, ...]]] = {}
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A rubric's criteria as resolved steps, with the per-criterion columns bulk scoring
+    and the rollup read (criterion ids and obligations, in rubric order)."""
+
+    rubric: Rubric
+    steps: tuple[_Step, ...]
+    ids: tuple[str, ...]
+    obligations: tuple[tuple[str, ...], ...]
 
 
-def _plan(rubric: Rubric) -> tuple[_Step, ...]:
-    """The rubric's criteria as resolved steps, memoised per rubric object."""
+_PLANS: dict[int, _Plan] = {}
+
+
+def _plan(rubric: Rubric) -> _Plan:
+    """The rubric's resolved plan, memoised per rubric object."""
     hit = _PLANS.get(id(rubric))
-    if hit is not None and hit[0] is rubric:
-        return hit[1]
+    if hit is not None and hit.rubric is rubric:
+        return hit
     if len(_PLANS) > 64:
         _PLANS.clear()
     steps = tuple(
@@ -97,8 +120,14 @@ def _plan(rubric: Rubric) -> tuple[_Step, ...]:
         )
         for c in rubric.criteria
     )
-    _PLANS[id(rubric)] = (rubric, steps)
-    return steps
+    plan = _Plan(
+        rubric=rubric,
+        steps=steps,
+        ids=tuple(c.id for c in steps),
+        obligations=tuple(c.obligations for c in steps),
+    )
+    _PLANS[id(rubric)] = plan
+    return plan
 
 
 _CONTEXTS: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[CheckContext, ...]]] = {}
@@ -139,7 +168,7 @@ def _contexts(
         )
         if c.params
         else base
-        for c in _plan(rubric)
+        for c in _plan(rubric).steps
     )
     _CONTEXTS[key] = (inputs, found)
     return found
@@ -256,26 +285,18 @@ _SET = tuple(
 )
 
 
-def _criterion(
-    cid: str,
-    pillar: str,
-    result: str,
-    rationale: str,
-    evidence: tuple[str, ...],
-    critical: bool,
-    obligations: tuple[str, ...],
-) -> CriterionScore:
+def _criterion(step: _Step, outcome: CheckResult) -> CriterionScore:
     """``CriterionScore(...)`` at half the cost: a frozen dataclass's ``__init__`` sets each
-    field through ``object.__setattr__``, which shows when a million runs make 26 each."""
+    field through ``object.__setattr__``, which shows when many profiles are built."""
     c = object.__new__(CriterionScore)
     s_id, s_pillar, s_result, s_rationale, s_evidence, s_critical, s_obligations = _SET
-    s_id(c, cid)
-    s_pillar(c, pillar)
-    s_result(c, result)
-    s_rationale(c, rationale)
-    s_evidence(c, evidence)
-    s_critical(c, critical)
-    s_obligations(c, obligations)
+    s_id(c, step.id)
+    s_pillar(c, step.pillar_text)
+    s_result(c, _RESULT_TEXT[outcome.result])
+    s_rationale(c, outcome.rationale)
+    s_evidence(c, outcome.evidence)
+    s_critical(c, step.critical)
+    s_obligations(c, step.obligations)
     return c
 
 
@@ -292,13 +313,14 @@ def _chain_intact(ev: RunEvidence) -> str | None:
 def _readiness(
     rubric: Rubric,
     pillars: dict[str, int],
-    criteria: Sequence[CriterionScore],
+    critical: Sequence[tuple[str, str]],
     chain_problem: str | None,
 ) -> tuple[str, tuple[str, ...]]:
+    """The readiness level and its reasons; ``critical`` is (criterion id, result) of each
+    critical criterion, in rubric order."""
     if chain_problem is not None:
         return Readiness.NOT_GOVERNABLE.value, (chain_problem,)
     mean = sum(pillars.values()) / len(pillars)
-    crit = [c for c in criteria if c.critical]
     reasons: list[str] = []
     achieved = Readiness.NOT_GOVERNABLE
     for level in (Readiness.BASIC, Readiness.MANAGED, Readiness.AUDIT_READY):
@@ -310,14 +332,14 @@ def _readiness(
         if mean < thr.min_mean:
             fails.append(f"mean {mean:.1f} < {thr.min_mean:g}")
         if thr.critical == "no_unmet":
-            bad = [c.id for c in crit if c.result == Result.UNMET]
+            bad = [cid for cid, result in critical if result == Result.UNMET]
             if bad:
                 fails.append("critical criteria unmet: " + ", ".join(bad))
         elif thr.critical == "all_met":
             bad = [
-                f"{c.id} ({c.result})"
-                for c in crit
-                if c.result not in (Result.MET, Result.NOT_APPLICABLE)
+                f"{cid} ({result})"
+                for cid, result in critical
+                if result not in (Result.MET, Result.NOT_APPLICABLE)
             ]
             if bad:
                 fails.append("critical criteria not met: " + ", ".join(bad))
@@ -336,8 +358,10 @@ def _readiness(
     return achieved.value, tuple(reasons)
 
 
-def _human(ev: RunEvidence, scores: Sequence[CriterionScore]) -> dict[str, Any]:
-    automated = {c.id: c.result for c in scores} if ev.has(EventType.ASSESSMENT_RECORDED) else {}
+def _human(ev: RunEvidence, ids: Sequence[str], results: Sequence[str]) -> dict[str, Any]:
+    automated = (
+        dict(zip(ids, results, strict=True)) if ev.has(EventType.ASSESSMENT_RECORDED) else {}
+    )
     assessments = [
         {
             "event": e.id,
@@ -407,29 +431,175 @@ def score_run(
     Returns:
         The :class:`ScoreProfile`; identical inputs give byte-identical ``canonical()``.
     """
+    return evaluate(
+        events,
+        policy=policy,
+        rubric=rubric,
+        actors=actors,
+        comparables=comparables,
+        chain_ok=chain_ok,
+        as_of=as_of,
+    ).profile()
+
+
+#: ``format`` of the compact stored form of a profile (see :meth:`Evaluation.stored`)
+STORED_FORMAT = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """A run's score before it is shaped into a :class:`ScoreProfile`.
+
+    Holds each criterion's :class:`CheckResult` as the check returned it, in rubric order;
+    what the rubric says of each criterion (id, pillar, critical, obligations) stays in the
+    rubric. Bulk scoring stores :meth:`stored` and never builds the 26 criterion objects and
+    dicts of a full profile per run; :func:`expand_stored` turns the stored form back into
+    exactly ``profile().to_json()``.
+    """
+
+    run_id: str
+    plan: _Plan
+    outcomes: tuple[CheckResult, ...]
+    results: tuple[str, ...]
+    readiness: str
+    pillars: dict[str, int]
+    readiness_reasons: tuple[str, ...]
+    rubric: dict[str, str]
+    policy: dict[str, str] | None
+    inputs: dict[str, Any]
+    human: dict[str, Any]
+    run: dict[str, Any]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """Criterion ids, in rubric order (parallel to :attr:`results`)."""
+        return self.plan.ids
+
+    @property
+    def obligations(self) -> tuple[tuple[str, ...], ...]:
+        """Each criterion's obligations, in rubric order."""
+        return self.plan.obligations
+
+    def profile(self) -> ScoreProfile:
+        return ScoreProfile(
+            run_id=self.run_id,
+            readiness=self.readiness,
+            pillars=self.pillars,
+            criteria=tuple(
+                _criterion(st, o) for st, o in zip(self.plan.steps, self.outcomes, strict=True)
+            ),
+            rubric=self.rubric,
+            policy=self.policy,
+            inputs=self.inputs,
+            readiness_reasons=self.readiness_reasons,
+            human=self.human,
+            run=self.run,
+        )
+
+    def stored(self) -> dict[str, Any]:
+        """The compact stored form: the profile's JSON with each criterion reduced to
+        ``[result, rationale, evidence]`` in rubric order, marked ``"format": 2``; about
+        40 % smaller than the full profile."""
+        return {
+            "format": STORED_FORMAT,
+            "run_id": self.run_id,
+            "readiness": self.readiness,
+            "pillars": self.pillars,
+            "criteria": [
+                (r, o.rationale, o.evidence)
+                for r, o in zip(self.results, self.outcomes, strict=True)
+            ],
+            "rubric": self.rubric,
+            "policy": self.policy,
+            "inputs": self.inputs,
+            "readiness_reasons": self.readiness_reasons,
+            "human": self.human,
+            "run": self.run,
+        }
+
+
+def compact_profile(profile: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a full profile (``ScoreProfile.to_json()``); inverse of
+    :func:`expand_stored` for the rubric the profile was scored with."""
+    out = dict(profile)
+    out["format"] = STORED_FORMAT
+    out["criteria"] = [
+        [c["result"], c["rationale"], list(c["evidence"])] for c in profile["criteria"]
+    ]
+    return out
+
+
+def expand_stored(stored: dict[str, Any], rubric: Rubric) -> dict[str, Any]:
+    """``ScoreProfile.to_json()`` from a stored profile: the compact form gets back each
+    criterion's id, pillar, critical flag and obligations from ``rubric`` (which must be
+    the version it names, content hash included); a full profile is returned as it is.
+
+    Raises:
+        ValueError: the stored form names another rubric, or its criteria do not match.
+    """
+    if stored.get("format") != STORED_FORMAT:
+        return stored
+    ref = stored["rubric"]
+    if (ref.get("id"), ref.get("version"), ref.get("sha256")) != (
+        rubric.id,
+        rubric.version,
+        content_hash_of(rubric),
+    ):
+        raise ValueError(
+            f"stored profile of run {stored.get('run_id')} was scored with rubric "
+            f"{ref.get('id')}@{ref.get('version')}, not {rubric.id}@{rubric.version}"
+        )
+    steps = _plan(rubric).steps
+    rows = stored["criteria"]
+    if len(rows) != len(steps):
+        raise ValueError(
+            f"stored profile of run {stored.get('run_id')} has {len(rows)} criteria; "
+            f"rubric {rubric.id}@{rubric.version} has {len(steps)}"
+        )
+    out = {k: v for k, v in stored.items() if k != "format"}
+    out["criteria"] = [
+        {
+            "id": st.id,
+            "pillar": st.pillar_text,
+            "result": result,
+            "rationale": rationale,
+            "evidence": list(evidence),
+            "critical": st.critical,
+            "obligations": list(st.obligations),
+        }
+        for st, (result, rationale, evidence) in zip(steps, rows, strict=True)
+    ]
+    out["readiness_reasons"] = list(out["readiness_reasons"])
+    return out
+
+
+def evaluate(
+    events: Sequence[Event] | RunEvidence,
+    *,
+    policy: Policy | None,
+    rubric: Rubric,
+    actors: ActorDirectory,
+    comparables: Comparables | None = None,
+    chain_ok: bool = True,
+    as_of: datetime | str | None = None,
+) -> Evaluation:
+    """What :func:`score_run` computes, before it is shaped into a profile (same inputs)."""
     ev = events if isinstance(events, RunEvidence) else RunEvidence(events)
     when = parse_ts(as_of) if isinstance(as_of, str) else as_of
     contexts = _contexts(rubric, policy, actors, comparables, chain_ok, when)
-    scores: list[CriterionScore] = []
+    plan = _plan(rubric)
+    outcomes = tuple([c.check(ev, ctx) for c, ctx in zip(plan.steps, contexts, strict=True)])
+    results = tuple([_RESULT_TEXT[o.result] for o in outcomes])
     totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
     na = Result.NOT_APPLICABLE
-    for c, ctx in zip(_plan(rubric), contexts, strict=True):
-        r = c.check(ev, ctx)
-        scores.append(
-            _criterion(
-                c.id,
-                c.pillar_text,
-                _RESULT_TEXT[r.result],
-                r.rationale,
-                r.evidence,
-                c.critical,
-                c.obligations,
-            )
-        )
-        if r.result is not na:
+    critical: list[tuple[str, str]] = []
+    for c, o, text in zip(plan.steps, outcomes, results, strict=True):
+        if o.result is not na:
             t = totals[c.pillar]
-            t[0] += c.weight * RESULT_VALUE[r.result]
+            t[0] += c.weight * RESULT_VALUE[o.result]
             t[1] += c.weight
+        if c.critical:
+            critical.append((c.id, text))
     # an empty pillar (everything not applicable) asks nothing of the run: full marks
     pillars = {
         p.value: (int(100 * num / den + 0.5) if den else 100) for p, (num, den) in totals.items()
@@ -442,7 +612,7 @@ def score_run(
         problem = "not_governable: verification of the stored hash chain or ledger failed"
     elif broken is not None:
         problem = f"not_governable: the hash chain is broken at event {broken}"
-    readiness, reasons = _readiness(rubric, pillars, scores, problem)
+    readiness, reasons = _readiness(rubric, pillars, critical, problem)
     last = ev.events[-1] if ev.events else None
     inputs: dict[str, Any] = {
         "events": {
@@ -461,17 +631,19 @@ def score_run(
         "started_at": s.at_text if s else None,
         "policy_version": policy.version if policy else None,
     }
-    return ScoreProfile(
+    return Evaluation(
         run_id=ev.run_id or "",
+        plan=plan,
+        outcomes=outcomes,
+        results=results,
         readiness=readiness,
         pillars=pillars,
-        criteria=tuple(scores),
+        readiness_reasons=reasons,
         rubric={"id": rubric.id, "version": rubric.version, "sha256": content_hash_of(rubric)},
         policy=None
         if policy is None
         else {"id": policy.id, "version": policy.version, "sha256": content_hash_of(policy)},
         inputs=inputs,
-        readiness_reasons=reasons,
-        human=_human(ev, scores),
+        human=_human(ev, plan.ids, results),
         run=run,
     )

@@ -26,7 +26,7 @@ from raidt.core.events import Event, EventType
 from raidt.core.hashing import event_hash, seal_digest
 from raidt.core.policy import Policy, load_policy
 from raidt.core.rubric import Rubric, load_rubric
-from raidt.core.scoring import ScoreProfile, score_run
+from raidt.core.scoring import ScoreProfile, evaluate, expand_stored, score_run
 from raidt.core.timefmt import format_ts, parse_ts, utcnow
 from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
 from raidt.errors import NotFoundError, ValidationError
@@ -236,8 +236,9 @@ class ScoringService:
         self, app: App, rubric_id: str = DEFAULT_RUBRIC[0], rubric_version: str | None = None
     ) -> None:
         self.app = app
-        self.scores = ScoreStore(app.db)
+        self.scores = ScoreStore(app.db, self._expand)
         self.rubrics = VersionedDocuments(app.db, schema.rubrics, "rubric")
+        self._by_ref: dict[tuple[str, str], Rubric] = {}
         self._rubric_ref = (rubric_id, rubric_version)
         self._rubric: tuple[Rubric, str] | None = None
         self._policies: dict[tuple[str, str], tuple[Policy, str] | None] = {}
@@ -291,6 +292,24 @@ class ScoringService:
                 text, source = default_rubric_text(), "raidt-default-1.yaml"
             self._rubric = (load_rubric(text, source), text)
         return self._rubric
+
+    def _expand(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """A stored profile as ``ScoreProfile.to_json()``, with the rubric it names."""
+        ref = stored.get("rubric") or {}
+        key = (str(ref.get("id")), str(ref.get("version")))
+        rubric = self._by_ref.get(key)
+        if rubric is None:
+            own = self.rubric()[0]
+            if (own.id, own.version) == key:
+                rubric = own
+            else:
+                doc = self.rubric_doc(*key)
+                rubric = load_rubric(doc.body, f"rubric {doc.id}@{doc.version}")
+            self._by_ref[key] = rubric
+        try:
+            return expand_stored(stored, rubric)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
     # --- inputs --------------------------------------------------------------------------
 
@@ -450,7 +469,7 @@ class ScoringService:
             policy = found[0] if found else None
             comparables = self._comparables_for(keys.use_case, keys.policy_version)
             as_of = None if keys.closed else utcnow().replace(microsecond=0)
-            profile = score_run(
+            scored = evaluate(
                 ev,
                 policy=policy,
                 rubric=rubric,
@@ -460,18 +479,20 @@ class ScoringService:
                 as_of=as_of,
             )
             facts = run_facts(ev, policy=policy, comparables=comparables, as_of=as_of)
-            counts[profile.readiness] += 1
+            counts[scored.readiness] += 1
             rollup.add(
-                profile.run,
-                profile.readiness,
-                profile.pillars,
-                profile.criteria,
+                scored.run,
+                scored.readiness,
+                scored.pillars,
+                scored.ids,
+                scored.results,
+                scored.obligations,
                 facts.reviewers,
             )
             day = (facts.started_at or "")[:10]
             for kind, scope, extra in weak_keys(facts):
                 weak[(kind, scope, extra, day)] += 1
-            pending.append(score_row(profile.to_json(), facts.to_json(), facts.flagged, now))
+            pending.append(score_row(scored.stored(), facts.to_json(), facts.flagged, now))
             done += 1
             if len(pending) >= batch:
                 self.scores.upsert_rows(pending)

@@ -9,7 +9,7 @@ a few hundred rollup rows. Bulk rescoring rebuilds the rollup once at the end in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from raidt.core.aggregate import RollupRow, merge, rollup_rows
 from raidt.core.rubric import PILLARS
+from raidt.core.scoring import compact_profile
 from raidt.core.weakpoints import RunFacts, WeakKey, weak_keys
 from raidt.store.db import Database
 from raidt.store.schema import runs as t_runs
@@ -87,7 +88,7 @@ _SCORE_COLUMNS = (
 def score_row(
     profile: dict[str, Any], facts: dict[str, Any], flagged: bool, scored_at: str
 ) -> tuple[Any, ...]:
-    """The ``scores`` row of one profile, in ``_SCORE_COLUMNS`` order."""
+    """The ``scores`` row of one profile (its stored form), in ``_SCORE_COLUMNS`` order."""
     p, run = profile, profile.get("run") or {}
     return (
         p["run_id"],
@@ -107,11 +108,21 @@ def score_row(
     )
 
 
-class ScoreStore:
-    """The ``scores`` and ``score_rollup`` tables of one database."""
+#: turns a stored profile (compact form or full) into ``ScoreProfile.to_json()``
+Expand = Callable[[dict[str, Any]], dict[str, Any]]
 
-    def __init__(self, db: Database) -> None:
+
+class ScoreStore:
+    """The ``scores`` and ``score_rollup`` tables of one database.
+
+    Profiles are stored in the compact form of ``core.scoring`` (criteria without what the
+    rubric says of them); ``expand`` (given by the scoring service, which knows the
+    rubrics) turns a stored profile back into the full one whenever it is read.
+    """
+
+    def __init__(self, db: Database, expand: Expand) -> None:
         self.db = db
+        self._expand = expand
         self._insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
 
     # --- writing ------------------------------------------------------------------------
@@ -145,7 +156,7 @@ class ScoreStore:
             dict(
                 zip(
                     _SCORE_COLUMNS,
-                    score_row(i.profile, i.facts, i.flagged, i.scored_at),
+                    score_row(compact_profile(i.profile), i.facts, i.flagged, i.scored_at),
                     strict=True,
                 )
             )
@@ -180,7 +191,7 @@ class ScoreStore:
                 ).where(t_scores.c.run_id.in_(chunk))
             ):
                 yield StoredScore(
-                    orjson.loads(r.profile),
+                    self._expand(orjson.loads(r.profile)),
                     orjson.loads(r.facts or "{}"),
                     bool(r.flagged),
                     r.scored_at,
@@ -269,7 +280,7 @@ class ScoreStore:
             text = conn.execute(
                 select(t_scores.c.profile).where(t_scores.c.run_id == run_id)
             ).scalar_one_or_none()
-        return None if text is None else dict(orjson.loads(text))
+        return None if text is None else self._expand(dict(orjson.loads(text)))
 
     def rollup(
         self, dim: str, *, since: str | None = None, until: str | None = None
