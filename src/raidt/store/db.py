@@ -21,6 +21,11 @@ from raidt.errors import ConfigurationError
 
 __all__ = ["WRITE_LOCK_KEY", "Database", "open_database"]
 
+#: SQLite's default: fold the write-ahead log into the database past 1,000 pages (4 MB)
+_WAL_AUTOCHECKPOINT = 1000
+#: for non-durable bulk writes of derived data: past 25,000 pages (about 100 MB)
+_WAL_BULK_AUTOCHECKPOINT = 25000
+
 #: PostgreSQL advisory lock id taken by every writer ("RAIDT" in ASCII, as an int).
 WRITE_LOCK_KEY = 0x5241494454
 
@@ -61,14 +66,34 @@ class Database:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction holding the store's single write lock; commits on exit."""
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction holding the store's single write lock; commits on exit.
+
+        ``durable=False`` is for derived data only (score profiles: recomputable from the
+        evidence). Its commit does not wait for the disk (SQLite ``synchronous=NORMAL``,
+        PostgreSQL ``synchronous_commit=off``) and SQLite folds its write-ahead log into
+        the database in larger, rarer checkpoints. A crash may lose the last such commits
+        but never corrupts the store; evidence is always written durably. A million-run
+        rescore spends a fifth of its time in fsync and checkpoints otherwise.
+        """
         with self.engine.connect() as conn:
-            conn = conn.execution_options(raidt_write=True)
-            with conn.begin():
-                if self.dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY})
-                yield conn
+            conn = conn.execution_options(raidt_write=True, raidt_durable=durable)
+            try:
+                with conn.begin():
+                    if self.dialect == "postgresql":
+                        conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:k)"), {"k": WRITE_LOCK_KEY}
+                        )
+                        if not durable:
+                            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                    yield conn
+            finally:
+                if not durable and self.dialect == "sqlite":
+                    # back to the defaults before the connection returns to the pool
+                    raw = conn.connection.dbapi_connection
+                    if raw is not None:
+                        raw.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT}")
+                        raw.execute("PRAGMA synchronous=FULL")
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -92,7 +117,12 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    write = conn.get_execution_options().get("raidt_write", False)
+    options = conn.get_execution_options()
+    write = options.get("raidt_write", False)
+    if write and not options.get("raidt_durable", True):
+        # only settable outside a transaction; Database.write puts them back afterwards
+        conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={_WAL_BULK_AUTOCHECKPOINT}")
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 

@@ -169,10 +169,13 @@ class ScoreStore:
 
     def upsert_rows(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Upsert :func:`score_row` tuples in one write transaction, through the driver's
-        executemany (the bulk path of a full rescore; the rollup is rebuilt apart)."""
+        executemany (the bulk path of a full rescore; the rollup is rebuilt apart).
+
+        Not durable (``Database.write(durable=False)``): profiles are derived data, and a
+        rescore cut short by a crash is finished by running it again."""
         if not rows:
             return
-        with self.db.write() as conn:
+        with self.db.write(durable=False) as conn:
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
             sets = ", ".join(f"{c} = excluded.{c}" for c in _SCORE_COLUMNS[1:])
             conn.exec_driver_sql(
