@@ -402,6 +402,46 @@ def _human(ev: RunEvidence, ids: Sequence[str], results: Sequence[str]) -> dict[
     return {"assessments": assessments, "challenges": challenges}
 
 
+#: (plan id, results, chain problem) -> (plan, pillars, readiness, reasons); the plan is
+#: kept so that its id cannot be reused by another plan while the entry lives
+_JUDGED: dict[
+    tuple[int, tuple[str, ...], str | None],
+    tuple[_Plan, dict[str, int], str, tuple[str, ...]],
+] = {}
+
+
+def _judge(
+    plan: _Plan, results: tuple[str, ...], problem: str | None
+) -> tuple[dict[str, int], str, tuple[str, ...]]:
+    """Pillar scores, readiness and its reasons from the criteria results (rubric order).
+
+    A pure function of its arguments, memoised: a million runs fall into a few hundred
+    distinct result vectors. Each caller gets its own copy of the pillar dict.
+    """
+    key = (id(plan), results, problem)
+    hit = _JUDGED.get(key)
+    if hit is None or hit[0] is not plan:
+        if len(_JUDGED) > 50_000:
+            _JUDGED.clear()
+        totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
+        critical: list[tuple[str, str]] = []
+        for c, result in zip(plan.steps, results, strict=True):
+            if result != Result.NOT_APPLICABLE:
+                t = totals[c.pillar]
+                t[0] += c.weight * RESULT_VALUE[Result(result)]
+                t[1] += c.weight
+            if c.critical:
+                critical.append((c.id, result))
+        # an empty pillar (everything not applicable) asks nothing of the run: full marks
+        pillars = {
+            p.value: (int(100 * num / den + 0.5) if den else 100)
+            for p, (num, den) in totals.items()
+        }
+        readiness, reasons = _readiness(plan.rubric, pillars, critical, problem)
+        hit = _JUDGED[key] = (plan, pillars, readiness, reasons)
+    return dict(hit[1]), hit[2], hit[3]
+
+
 def score_run(
     events: Sequence[Event] | RunEvidence,
     *,
@@ -590,20 +630,6 @@ def evaluate(
     plan = _plan(rubric)
     outcomes = tuple([c.check(ev, ctx) for c, ctx in zip(plan.steps, contexts, strict=True)])
     results = tuple([_RESULT_TEXT[o.result] for o in outcomes])
-    totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
-    na = Result.NOT_APPLICABLE
-    critical: list[tuple[str, str]] = []
-    for c, o, text in zip(plan.steps, outcomes, results, strict=True):
-        if o.result is not na:
-            t = totals[c.pillar]
-            t[0] += c.weight * RESULT_VALUE[o.result]
-            t[1] += c.weight
-        if c.critical:
-            critical.append((c.id, text))
-    # an empty pillar (everything not applicable) asks nothing of the run: full marks
-    pillars = {
-        p.value: (int(100 * num / den + 0.5) if den else 100) for p, (num, den) in totals.items()
-    }
     broken = _chain_intact(ev)
     problem = None
     if not ev.events:
@@ -612,7 +638,7 @@ def evaluate(
         problem = "not_governable: verification of the stored hash chain or ledger failed"
     elif broken is not None:
         problem = f"not_governable: the hash chain is broken at event {broken}"
-    readiness, reasons = _readiness(rubric, pillars, critical, problem)
+    pillars, readiness, reasons = _judge(plan, results, problem)
     last = ev.events[-1] if ev.events else None
     inputs: dict[str, Any] = {
         "events": {
