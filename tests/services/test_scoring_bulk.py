@@ -157,3 +157,18 @@ def test_migration_fills_counters_of_a_store_scored_before_it(app: App) -> None:
     upgrade(app.db)
     assert _summary_counts(ScoringService(app).weakpoint_summary()) == want
     assert want == _as_counts(svc.weakpoints())
+
+
+def test_a_failed_profile_write_fails_the_rescore(app: App) -> None:
+    svc = ScoringService(app)
+    calls: list[int] = []
+
+    def failing(rows: Any) -> None:
+        calls.append(len(rows))
+        raise RuntimeError("database is full")
+
+    svc.scores.upsert_rows = failing  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError, match="database is full"):
+        svc.score_all(batch=3)
+    assert calls == [3]  # nothing was written after the failure
+    assert svc.scores.count() == 0

@@ -30,6 +30,7 @@ from raidt.core.scoring import ScoreProfile, evaluate, expand_stored, score_run
 from raidt.core.timefmt import format_ts, parse_ts, utcnow
 from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
 from raidt.errors import NotFoundError, ValidationError
+from raidt.services.bulk import BackgroundWriter, relaxed_gc
 from raidt.store import schema
 from raidt.store.registry import StoredDocument, VersionedDocuments
 from raidt.store.scores import ScoreStore, StoredScore, score_row
@@ -454,52 +455,55 @@ class ScoringService:
         now = format_ts(utcnow())
         loads, from_row = orjson.loads, EvidenceEvent.from_row
         done = 0
-        for run_id, rows in self.app.events.iter_run_rows(batch_runs=batch):
-            ev = RunEvidence(
-                [
-                    from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], loads(r[7]), r[8], r[9])
-                    for r in rows
-                ]
-            )
-            chain_ok = _rows_chain_ok(rows) or (
-                chain_problem(self.app.events.run_events(run_id)) is None
-            )
-            keys = _RunKeys.of_evidence(ev)
-            found = self._policy(keys)
-            policy = found[0] if found else None
-            comparables = self._comparables_for(keys.use_case, keys.policy_version)
-            as_of = None if keys.closed else utcnow().replace(microsecond=0)
-            scored = evaluate(
-                ev,
-                policy=policy,
-                rubric=rubric,
-                actors=actors,
-                comparables=comparables,
-                chain_ok=chain_ok,
-                as_of=as_of,
-            )
-            facts = run_facts(ev, policy=policy, comparables=comparables, as_of=as_of)
-            counts[scored.readiness] += 1
-            rollup.add(
-                scored.run,
-                scored.readiness,
-                scored.pillars,
-                scored.ids,
-                scored.results,
-                scored.obligations,
-                facts.reviewers,
-            )
-            day = (facts.started_at or "")[:10]
-            for kind, scope, extra in weak_keys(facts):
-                weak[(kind, scope, extra, day)] += 1
-            pending.append(score_row(scored.stored(), facts.to_json(), facts.flagged, now))
-            done += 1
-            if len(pending) >= batch:
-                self.scores.upsert_rows(pending)
-                pending = []
-                if progress:
-                    progress(done, total)
-        self.scores.upsert_rows(pending)
+        # profiles are written on a background thread (disk waits overlap scoring; see
+        # services.bulk), at most two batches behind; a failed write stops the rescore
+        with relaxed_gc(), BackgroundWriter(self.scores.upsert_rows) as writer:
+            for run_id, rows in self.app.events.iter_run_rows(batch_runs=batch):
+                ev = RunEvidence(
+                    [
+                        from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], loads(r[7]), r[8], r[9])
+                        for r in rows
+                    ]
+                )
+                chain_ok = _rows_chain_ok(rows) or (
+                    chain_problem(self.app.events.run_events(run_id)) is None
+                )
+                keys = _RunKeys.of_evidence(ev)
+                found = self._policy(keys)
+                policy = found[0] if found else None
+                comparables = self._comparables_for(keys.use_case, keys.policy_version)
+                as_of = None if keys.closed else utcnow().replace(microsecond=0)
+                scored = evaluate(
+                    ev,
+                    policy=policy,
+                    rubric=rubric,
+                    actors=actors,
+                    comparables=comparables,
+                    chain_ok=chain_ok,
+                    as_of=as_of,
+                )
+                facts = run_facts(ev, policy=policy, comparables=comparables, as_of=as_of)
+                counts[scored.readiness] += 1
+                rollup.add(
+                    scored.run,
+                    scored.readiness,
+                    scored.pillars,
+                    scored.ids,
+                    scored.results,
+                    scored.obligations,
+                    facts.reviewers,
+                )
+                day = (facts.started_at or "")[:10]
+                for kind, scope, extra in weak_keys(facts):
+                    weak[(kind, scope, extra, day)] += 1
+                pending.append(score_row(scored.stored(), facts.to_json(), facts.flagged, now))
+                done += 1
+                if len(pending) >= batch:
+                    writer.put(pending)
+                    pending = []
+                    if progress:
+                        progress(done, total)
+            writer.put(pending)
         self.scores.rebuild_rollup(rollup.rows(), weak)
         if progress:
             progress(done, max(total, done))
