@@ -263,22 +263,30 @@ class RunEvidence:
         return list(self._merge(types) if found is None else found)
 
     def first(self, *types: EventType) -> EvidenceEvent | None:
+        """The earliest event of the given types (no merged list needed for one event)."""
+        by_type = self._by_type
         if len(types) == 1:
-            found = self._by_type.get(types[0])
-        else:
-            found = self._merged.get(types)
-            if found is None:
-                found = self._merge(types)
-        return found[0] if found else None
+            found = by_type.get(types[0])
+            return found[0] if found else None
+        best: EvidenceEvent | None = None
+        for t in types:
+            found = by_type.get(t)
+            if found and (best is None or found[0].seq < best.seq):
+                best = found[0]
+        return best
 
     def last(self, *types: EventType) -> EvidenceEvent | None:
+        """The latest event of the given types."""
+        by_type = self._by_type
         if len(types) == 1:
-            found = self._by_type.get(types[0])
-        else:
-            found = self._merged.get(types)
-            if found is None:
-                found = self._merge(types)
-        return found[-1] if found else None
+            found = by_type.get(types[0])
+            return found[-1] if found else None
+        best: EvidenceEvent | None = None
+        for t in types:
+            found = by_type.get(t)
+            if found and (best is None or found[-1].seq > best.seq):
+                best = found[-1]
+        return best
 
     def has(self, event_type: EventType) -> bool:
         return event_type in self._by_type
