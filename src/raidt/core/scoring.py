@@ -54,22 +54,22 @@ _HASH_CACHE: dict[int, tuple[object, str]] = {}
 
 _RESULT_TEXT: dict[Result, str] = {r: r.value for r in Result}
 
-_DUMPS: dict[int, tuple[Comparables, bytes]] = {}
+_DUMPS: dict[int, tuple[Comparables, dict[str, Any]]] = {}
 
 
 def _comparables_json(comparables: Comparables) -> dict[str, Any]:
-    """``comparables.model_dump(mode="json")``, dumped once per object (a bulk rescore
-    shares one summary among every run of a use case); each profile gets its own copy."""
+    """``comparables.model_dump(mode="json")``, built once per object (a bulk rescore
+    shares one summary among every run of a use case). The answer is shared: an
+    :class:`Evaluation` is read-only, and :meth:`Evaluation.profile` copies it."""
     hit = _DUMPS.get(id(comparables))
     if hit is None or hit[0] is not comparables:
         if len(_DUMPS) > 256:
             _DUMPS.clear()
         hit = _DUMPS[id(comparables)] = (
             comparables,
-            orjson.dumps(comparables.model_dump(mode="json")),
+            comparables.model_dump(mode="json"),
         )
-    copy: dict[str, Any] = orjson.loads(hit[1])
-    return copy
+    return hit[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,7 +486,7 @@ def score_run(
 STORED_FORMAT = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # read-only by convention: frozen __init__ costs 3x, once per run
 class Evaluation:
     """A run's score before it is shaped into a :class:`ScoreProfile`.
 
@@ -530,7 +530,7 @@ class Evaluation:
             ),
             rubric=self.rubric,
             policy=self.policy,
-            inputs=self.inputs,
+            inputs=orjson.loads(orjson.dumps(self.inputs)),  # its own copy (see stored())
             readiness_reasons=self.readiness_reasons,
             human=self.human,
             run=self.run,

@@ -46,7 +46,7 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per run, and frozen __init__ costs 3x
 class RunFacts:
     """What weak-point detection needs to know about one run."""
 

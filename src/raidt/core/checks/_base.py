@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
@@ -102,14 +102,14 @@ _TYPES: dict[str, EventType] = {t.value: t for t in EventType}
 _fromiso = datetime.fromisoformat
 
 
-def _canonical_shape(text: str, when: datetime) -> bool:
-    """True when ``text`` is exactly ``format_ts(when)``: ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``
-    with non-zero microseconds when they are written (``when`` parsed from ``text``)."""
+def _canonical_shape(text: str) -> bool:
+    """True when ``text`` is written exactly as ``format_ts`` writes an instant:
+    ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``, with microseconds only when they are not zero."""
     n = len(text)
     if n == 20:
         ok = True
     elif n == 27:
-        ok = text[19] == "." and when.microsecond != 0
+        ok = text[19] == "." and text[20:26] != "000000"
     else:
         return False
     return (
@@ -145,8 +145,8 @@ class EvidenceEvent:
     """
 
     __slots__ = (
+        "_at",
         "actor",
-        "at",
         "at_text",
         "hash",
         "id",
@@ -160,7 +160,7 @@ class EvidenceEvent:
     id: str
     run_id: str
     type: EventType
-    at: datetime
+    _at: datetime | None
     at_text: str
     actor: ActorRef
     payload: dict[str, Any]
@@ -171,7 +171,7 @@ class EvidenceEvent:
     @classmethod
     def of(cls, e: Event) -> EvidenceEvent:
         out = cls.__new__(cls)
-        out.id, out.run_id, out.type, out.at = e.id, e.run_id, e.type, e.at
+        out.id, out.run_id, out.type, out._at = e.id, e.run_id, e.type, e.at
         out.at_text, out.actor, out.payload = format_ts(e.at), e.actor, e.payload
         out.prev_hash, out.hash, out.seq = e.prev_hash, e.hash, e.seq
         return out
@@ -193,16 +193,25 @@ class EvidenceEvent:
         """From the columns of an ``events`` row (payload already parsed); equals
         ``EvidenceEvent.of(row_to_event(row))``."""
         out = cls.__new__(cls)
-        when = _fromiso(at)
-        if when.tzinfo is UTC and _canonical_shape(at, when):
-            text = at  # already what format_ts would render
+        when: datetime | None = None
+        if _canonical_shape(at):
+            text = at  # already what format_ts would render; parsed when first read
         else:
             when = parse_ts(at)
             text = format_ts(when)
-        out.id, out.run_id, out.type, out.at = event_id, run_id, _TYPES[event_type], when
+        out.id, out.run_id, out.type, out._at = event_id, run_id, _TYPES[event_type], when
         out.at_text, out.actor, out.payload = text, _actor(actor_id, actor_role), payload
         out.prev_hash, out.hash, out.seq = prev_hash, hash_hex, int(seq)
         return out
+
+    @property
+    def at(self) -> datetime:
+        """The instant (UTC), parsed from :attr:`at_text` on first use: the checks read
+        the instants of three or four events of a run, not all of them."""
+        when = self._at
+        if when is None:
+            when = self._at = _fromiso(self.at_text)
+        return when
 
     def __repr__(self) -> str:
         return f"EvidenceEvent({self.type.value} {self.id} seq={self.seq})"
