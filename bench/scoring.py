@@ -257,6 +257,7 @@ def bench(
     marker: Path | None = None,
     generate_only: bool = False,
     repeat: int = 1,
+    workers: int = 1,
 ) -> dict[str, Any]:
     app = App.open(home=home, database_url=url)
     try:
@@ -287,10 +288,20 @@ def bench(
                     samples.append((done, rss_mb()))
 
             load = os.getloadavg()[0]
+            kids = resource.getrusage(resource.RUSAGE_CHILDREN)
             t, cpu = time.perf_counter(), time.process_time()
-            summary = svc.score_all(tick)
+            summary = svc.score_all(tick, workers=workers)
             score_s = time.perf_counter() - t
             cpu = time.process_time() - cpu
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            # worker processes (--workers > 1): their CPU counts too
+            cpu += (after.ru_utime - kids.ru_utime) + (after.ru_stime - kids.ru_stime)
+            if workers > 1:
+                print(
+                    f"[{engine}] {workers} worker processes; largest worker RSS "
+                    f"{after.ru_maxrss / 1024:.0f} MiB",
+                    flush=True,
+                )
             timings.append(score_s)
             samples.append((summary["runs"], rss_mb()))
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -413,12 +424,19 @@ def main() -> None:
     )
     ap.add_argument("--generate-only", action="store_true", help="generate the stores and stop")
     ap.add_argument("--repeat", type=int, default=1, help="score this many times (median)")
+    ap.add_argument(
+        "--workers", type=int, default=1, help="score in this many processes (default 1)"
+    )
     args = ap.parse_args()
     os.environ.pop("RAIDT_DATABASE_URL", None)
     keep: Path | None = args.keep.resolve() if args.keep else None
     tmp = keep or Path(tempfile.mkdtemp(prefix="raidt-bench-scoring-"))
     tmp.mkdir(parents=True, exist_ok=True)
-    opts: dict[str, Any] = {"generate_only": args.generate_only, "repeat": args.repeat}
+    opts: dict[str, Any] = {
+        "generate_only": args.generate_only,
+        "repeat": args.repeat,
+        "workers": args.workers,
+    }
     cluster = None
     try:
         if args.engine in ("sqlite", "both"):

@@ -47,6 +47,9 @@ def test_score_all_by_and_weakpoints(home: Path) -> None:
     out = json.loads(result.stdout)
     assert out["runs"] == 8
     assert [g["key"] for g in out["aggregate"]["groups"]] == ["team-a", "team-b"]
+    two = runner.invoke(app, ["score", "--all", "--by", "team", "--workers", "2", "--json"])
+    assert two.exit_code == 0, two.output
+    assert json.loads(two.stdout) == out
     table = runner.invoke(app, ["score", "--all", "--by", "obligation"])
     assert table.exit_code == 0 and "Art. 14(5)" in table.stdout
     wp = runner.invoke(app, ["weakpoints", "--json"])
@@ -101,6 +104,8 @@ def test_usage_errors(home: Path) -> None:
         ["score"],
         ["score", "a-1", "--all"],
         ["score", "--all", "--by", "colour"],
+        ["score", "--all", "--workers", "0"],
+        ["score", "a-1", "--workers", "2"],
         ["score", "no-such-run"],
     ):
         result = runner.invoke(app, args)

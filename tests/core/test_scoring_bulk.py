@@ -22,6 +22,8 @@ from tests.core._runs import ALL, POLICY, T0, build_run
 from tests.core.test_scoring import ACTORS, RUBRIC, score
 
 OPTIONAL = sorted(ALL)
+#: what a check can read of an evidence event (``at`` is parsed on first use)
+_FIELDS = [k.lstrip("_") for k in EvidenceEvent.__slots__]
 
 
 def _runs(spec: list[tuple[frozenset[str], int, int, bool]]) -> list[list[EvidenceEvent]]:
@@ -117,9 +119,7 @@ def test_evidence_event_from_row_equals_converted_event() -> None:
             e.hash,
         )
         want = EvidenceEvent.of(e)
-        assert {k: getattr(row, k) for k in EvidenceEvent.__slots__} == {
-            k: getattr(want, k) for k in EvidenceEvent.__slots__
-        }
+        assert {k: getattr(row, k) for k in _FIELDS} == {k: getattr(want, k) for k in _FIELDS}
     ev = RunEvidence(build_run("r-mixed"))
     assert all(isinstance(e, EvidenceEvent) for e in ev.events)
 

@@ -141,11 +141,22 @@ def score(
         str | None,
         typer.Option("--rubric", help="rubric ID or ID@VERSION (default raidt-default, latest)"),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            help="with --all: score in this many processes (one core each; same result)",
+        ),
+    ] = 1,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Score one run, or every run (--all) with an aggregate (--by)."""
     from raidt.services.scoring import ScoringService
 
+    if workers < 1:
+        fail(f"--workers must be at least 1, not {workers}")
+    if workers != 1 and not all_runs:
+        fail("--workers goes with --all")
     if by is not None and by not in DIMENSIONS:
         fail(f"--by must be one of {', '.join(DIMENSIONS)}, not {by!r}")
     if (run_id is None) == (not all_runs):
@@ -168,7 +179,7 @@ def score(
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = svc.score_all(tick, by=by)
+            summary = svc.score_all(tick, by=by, workers=workers)
     if as_json:
         print_json(summary)
         return

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from raidt.core.actors import ActorDirectory
-from raidt.core.aggregate import RollupAccumulator, summarise
+from raidt.core.aggregate import RollupAccumulator, RollupRow, summarise
 from raidt.core.canonical import canonical_json, from_json
 from raidt.core.checks import Comparables, EvidenceEvent, RunEvidence
 from raidt.core.events import Event, EventType
@@ -230,6 +230,17 @@ class _Comparables:
         )
 
 
+@dataclass(frozen=True)
+class ShareTally:
+    """What scoring a share of the runs adds up to: readiness counts, rollup rows and
+    weak-point counters (summed over shares, then written once)."""
+
+    counts: Counter[str]
+    rollup: list[RollupRow]
+    weak: Counter[tuple[str, str, str, str]]
+    done: int
+
+
 class ScoringService:
     """Score runs of one store against a rubric from its registry."""
 
@@ -430,7 +441,12 @@ class ScoringService:
         return self.scores.get(run_id)
 
     def score_all(
-        self, progress: Progress | None = None, *, by: str | None = None, batch: int = 1000
+        self,
+        progress: Progress | None = None,
+        *,
+        by: str | None = None,
+        batch: int = 1000,
+        workers: int = 1,
     ) -> dict[str, Any]:
         """Rescore every run, streaming (memory flat), then rebuild the dashboard rollup.
 
@@ -438,14 +454,55 @@ class ScoringService:
         chain on the stored canonical bytes, builds the run's evidence once for the checks
         and the weak-point facts, writes profiles with the driver's executemany and counts
         the rollup as it goes. Every profile equals what :meth:`score` stores for the run.
+        ``workers > 1`` splits the runs into that many shares scored by as many processes
+        (:mod:`raidt.services.scoring_workers`); the stored result is the same.
 
         Returns ``{"runs", "readiness": {level: n}}`` plus ``aggregate`` when ``by`` is set.
         """
+        if workers < 1:
+            raise ValidationError(f"workers must be at least 1, not {workers}")
         tally = _Comparables()
         for uc, pv, model, tmpl in self.scores.iter_run_configs():
             tally.add(uc, pv, model, tmpl)
         self._comparables = tally
         total = sum(tally.runs.values()) or self.app.events.count_runs()
+        if workers > 1:
+            from raidt.services.scoring_workers import score_in_workers
+
+            shares = score_in_workers(self, workers, batch=batch, progress=progress, total=total)
+        else:
+            tick = None if progress is None else (lambda n: progress(n, total))
+            shares = [self.score_share(batch=batch, on_batch=tick)]
+        counts: Counter[str] = Counter()
+        weak: Counter[tuple[str, str, str, str]] = Counter()
+        rows: list[RollupRow] = []
+        for share in shares:
+            counts.update(share.counts)
+            weak.update(share.weak)
+            rows += share.rollup
+        done = sum(share.done for share in shares)
+        self.scores.rebuild_rollup(rows, weak)
+        if progress:
+            progress(done, max(total, done))
+        out: dict[str, Any] = {"runs": done, "readiness": dict(sorted(counts.items()))}
+        if by:
+            out["aggregate"] = self.aggregate(by)
+        return out
+
+    def score_share(
+        self,
+        *,
+        after: str = "",
+        upto: str | None = None,
+        batch: int = 1000,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> ShareTally:
+        """Score and store the runs with ids in ``(after, upto]`` (all by default); what
+        they add to the rollup and weak-point counters is returned, not written.
+
+        Needs the comparable-runs tally of the whole store in ``self._comparables``
+        (:meth:`score_all` sets it). ``on_batch`` gets the number of runs done so far.
+        """
         rubric, _text = self.rubric()
         actors = self.actors()
         rollup = RollupAccumulator()
@@ -458,7 +515,9 @@ class ScoringService:
         # profiles are written on a background thread (disk waits overlap scoring; see
         # services.bulk), at most two batches behind; a failed write stops the rescore
         with relaxed_gc(), BackgroundWriter(self.scores.upsert_rows) as writer:
-            for run_id, rows in self.app.events.iter_run_rows(batch_runs=batch):
+            for run_id, rows in self.app.events.iter_run_rows(
+                batch_runs=batch, after=after, upto=upto
+            ):
                 ev = RunEvidence(
                     [
                         from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], loads(r[7]), r[8], r[9])
@@ -501,16 +560,10 @@ class ScoringService:
                 if len(pending) >= batch:
                     writer.put(pending)
                     pending = []
-                    if progress:
-                        progress(done, total)
+                    if on_batch:
+                        on_batch(done)
             writer.put(pending)
-        self.scores.rebuild_rollup(rollup.rows(), weak)
-        if progress:
-            progress(done, max(total, done))
-        out: dict[str, Any] = {"runs": done, "readiness": dict(sorted(counts.items()))}
-        if by:
-            out["aggregate"] = self.aggregate(by)
-        return out
+        return ShareTally(counts, rollup.rows(), weak, done)
 
     # --- dashboards ----------------------------------------------------------------------
 

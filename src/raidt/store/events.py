@@ -231,24 +231,27 @@ class EventStore:
             yield from self._runs_page(page)
             last = page[-1]
 
-    def iter_run_rows(self, batch_runs: int = 1000) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
+    def iter_run_rows(
+        self, batch_runs: int = 1000, *, after: str = "", upto: str | None = None
+    ) -> Iterator[tuple[str, list[tuple[Any, ...]]]]:
         """Raw event rows per run, in run-id order, a page of runs at a time (read-only).
 
         Each row is the plain driver tuple ``(seq, id, run_id, type, at, actor_id,
         actor_role, payload, prev_hash, hash)`` in ledger order, with the payload still as
         its stored canonical JSON text: the bulk path of scoring, which reads ten million
         events and cannot afford a model per event. Yields the same runs as
-        :meth:`iter_runs`.
+        :meth:`iter_runs`; ``after``/``upto`` keep to run ids in ``(after, upto]`` (the
+        share of one scoring worker).
         """
         mark = "?" if self.db.engine.dialect.paramstyle == "qmark" else "%s"
         sql = (
             f"SELECT {', '.join(_RAW_COLUMNS)} FROM events "
             f"WHERE run_id >= {mark} AND run_id <= {mark} ORDER BY run_id, seq"
         )
-        last = ""
+        last = after
         while True:
             with self.db.read() as conn:
-                page = _next_run_page(conn, last, batch_runs)
+                page = _next_run_page(conn, last, batch_runs, upto)
                 if not page:
                     return
                 cur = conn.connection.cursor()
@@ -329,6 +332,12 @@ class EventStore:
         with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(t_events)).scalar_one())
 
+    def run_cuts(self, parts: int) -> list[str]:
+        """Run ids that cut the runs into ``parts`` about equal shares (see
+        :func:`split_runs`)."""
+        with self.db.read() as conn:
+            return split_runs(conn, parts)
+
     def count_runs(self) -> int:
         with self.db.read() as conn:
             return int(conn.execute(select(func.count()).select_from(t_runs)).scalar_one())
@@ -374,10 +383,29 @@ _RUN_ROW_COLUMNS = (*_RUN_COLUMNS, "last_seq", "last_hash", "state")
 _NEXT_SEQ = "SELECT COALESCE(MAX(seq) + 1, 0) FROM events"
 
 
-def _next_run_page(conn: Connection, after: str, size: int) -> list[str]:
-    """The next ``size`` run ids after ``after``, in order (keyset paging over runs)."""
-    q = select(t_runs.c.run_id).where(t_runs.c.run_id > after).order_by(t_runs.c.run_id)
-    return list(conn.execute(q.limit(size)).scalars())
+def _next_run_page(conn: Connection, after: str, size: int, upto: str | None = None) -> list[str]:
+    """The next ``size`` run ids after ``after`` (and not past ``upto``), in order (keyset
+    paging over runs)."""
+    q = select(t_runs.c.run_id).where(t_runs.c.run_id > after)
+    if upto is not None:
+        q = q.where(t_runs.c.run_id <= upto)
+    return list(conn.execute(q.order_by(t_runs.c.run_id).limit(size)).scalars())
+
+
+def split_runs(conn: Connection, parts: int) -> list[str]:
+    """``parts - 1`` run ids that cut the runs, in run-id order, into ``parts`` shares of
+    about equal size (fewer when there are fewer runs than parts)."""
+    total = int(conn.execute(select(func.count()).select_from(t_runs)).scalar_one())
+    cuts: list[str] = []
+    for k in range(1, parts):
+        offset = total * k // parts - 1
+        if offset < 0:
+            continue
+        q = select(t_runs.c.run_id).order_by(t_runs.c.run_id).offset(offset).limit(1)
+        rid = conn.execute(q).scalar_one_or_none()
+        if rid is not None and (not cuts or rid > cuts[-1]):
+            cuts.append(rid)
+    return cuts
 
 
 def _mark(conn: Connection) -> str:
