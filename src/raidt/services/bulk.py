@@ -4,8 +4,9 @@ Two things a bulk pass does differently from serving one request:
 
 * it writes each batch on a background thread, so the time the database spends waiting
   for the disk (commits, write-ahead-log checkpoints) overlaps the scoring of the next
-  batch instead of adding to it; the CPU work is not spread anywhere (the driver holds the
-  GIL except while SQLite or libpq does I/O), so the pass still runs on one core;
+  batch instead of adding to it. SQLite and libpq run outside the GIL, so where a core is
+  free their share of the writing runs beside the scoring too; pinned to one core (as the
+  benchmark's one-core figures are), only the waits overlap;
 * it asks the garbage collector to look at young objects less often. A rescore allocates
   tens of millions of short-lived dicts and tuples and builds no reference cycles, so the
   default thresholds make the collector rescan the surviving objects over and over.
