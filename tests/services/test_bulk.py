@@ -8,7 +8,13 @@ import time
 
 import pytest
 
-from raidt.services.bulk import BackgroundWriter, relaxed_gc
+from raidt.services.bulk import (
+    BackgroundWriter,
+    InlineWriter,
+    batch_writer,
+    relaxed_gc,
+    usable_cpus,
+)
 
 
 def test_batches_are_written_in_order_on_another_thread() -> None:
@@ -57,3 +63,31 @@ def test_relaxed_gc_restores_the_thresholds() -> None:
     with pytest.raises(ValueError), relaxed_gc():
         raise ValueError
     assert gc.get_threshold() == before
+
+
+def test_the_inline_writer_writes_each_batch_as_it_is_put() -> None:
+    written: list[int] = []
+    with InlineWriter(written.append) as w:
+        w.put(1)
+        assert written == [1]  # already written, on this thread
+        w.put(2)
+    assert written == [1, 2]
+
+    def write(batch: int) -> None:
+        if batch == 2:
+            raise OSError("disk full")
+        written.append(batch)
+
+    w2 = InlineWriter(write)
+    w2.put(3)
+    with pytest.raises(OSError, match="disk full"):
+        w2.put(2)
+    assert written == [1, 2, 3]
+
+
+def test_batch_writer_uses_a_thread_only_when_a_second_cpu_is_there() -> None:
+    assert isinstance(batch_writer(print, cpus=1), InlineWriter)
+    two = batch_writer(print, cpus=2)
+    assert isinstance(two, BackgroundWriter)
+    two.close()
+    assert usable_cpus() >= 1

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+import raidt.services.bulk as bulk_helpers
 import raidt.services.scoring as scoring_service
 from raidt.core.canonical import canonical_json
 from raidt.core.events import EventType, Role
@@ -52,7 +53,15 @@ def _all_runs(app: App) -> list[str]:
     return [rid for rid, _ in app.events.iter_runs()]
 
 
-def test_score_all_stores_what_score_run_gives(app: App) -> None:
+@pytest.fixture(params=[1, 2], ids=["one-cpu", "two-cpus"])
+def cpus(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Score as a process allowed one CPU (inline writes) or two (a background writer)."""
+    n: int = request.param
+    monkeypatch.setattr(bulk_helpers, "usable_cpus", lambda: n)
+    return n
+
+
+def test_score_all_stores_what_score_run_gives(app: App, cpus: int) -> None:
     bulk = ScoringService(app)
     out = bulk.score_all()
     assert out["runs"] == 10
@@ -159,7 +168,7 @@ def test_migration_fills_counters_of_a_store_scored_before_it(app: App) -> None:
     assert want == _as_counts(svc.weakpoints())
 
 
-def test_a_failed_profile_write_fails_the_rescore(app: App) -> None:
+def test_a_failed_profile_write_fails_the_rescore(app: App, cpus: int) -> None:
     svc = ScoringService(app)
     calls: list[int] = []
 

@@ -30,7 +30,7 @@ from raidt.core.scoring import ScoreProfile, evaluate, expand_stored, score_run
 from raidt.core.timefmt import format_ts, parse_ts, utcnow
 from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
 from raidt.errors import NotFoundError, ValidationError
-from raidt.services.bulk import BackgroundWriter, relaxed_gc
+from raidt.services.bulk import batch_writer, relaxed_gc
 from raidt.store import schema
 from raidt.store.registry import StoredDocument, VersionedDocuments
 from raidt.store.scores import ScoreStore, StoredScore, score_row
@@ -512,9 +512,9 @@ class ScoringService:
         now = format_ts(utcnow())
         loads, from_row = orjson.loads, EvidenceEvent.from_row
         done = 0
-        # profiles are written on a background thread (disk waits overlap scoring; see
-        # services.bulk), at most two batches behind; a failed write stops the rescore
-        with relaxed_gc(), BackgroundWriter(self.scores.upsert_rows) as writer:
+        # with a second CPU, profiles are written on a background thread at most two
+        # batches behind (see services.bulk); a failed write stops the rescore either way
+        with relaxed_gc(), batch_writer(self.scores.upsert_rows) as writer:
             for run_id, rows in self.app.events.iter_run_rows(
                 batch_runs=batch, after=after, upto=upto
             ):
