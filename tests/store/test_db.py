@@ -58,3 +58,10 @@ def test_a_failed_non_durable_write_rolls_back_and_restores(db: Database) -> Non
     with db.write() as conn:
         assert conn.execute(text("SELECT count(*) FROM scratch_u")).scalar_one() == 0
         assert _settings(db, conn)[0] in ("2", "on")
+
+
+def test_sqlite_connections_keep_a_64_mib_page_cache(db: Database) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("a SQLite connection setting")
+    with db.read() as conn:
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536

@@ -26,6 +26,11 @@ _WAL_AUTOCHECKPOINT = 1000
 #: for non-durable bulk writes of derived data: past 25,000 pages (about 100 MB)
 _WAL_BULK_AUTOCHECKPOINT = 25000
 
+#: SQLite page cache per connection, in KiB (the default is 2 MB). A million-run store has
+#: interior B-tree pages well beyond 2 MB; keeping them cached cut a 100,000-run slice of
+#: a bulk rescore by a few per cent. The cache fills only as pages are read.
+_SQLITE_CACHE_KIB = 65536
+
 #: PostgreSQL advisory lock id taken by every writer ("RAIDT" in ASCII, as an int).
 WRITE_LOCK_KEY = 0x5241494454
 
@@ -114,6 +119,7 @@ def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
     cur.close()
 
 
