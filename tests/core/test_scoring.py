@@ -221,3 +221,24 @@ def test_bad_rubric_is_refused_with_line_and_field() -> None:
         load_rubric(text, "neg.yaml")
     assert exc2.value.field and "weight" in exc2.value.field
     assert exc2.value.line is not None and exc2.value.line > 1
+
+
+def test_profile_records_the_directory_entries_it_was_judged_against() -> None:
+    from raidt.core.actors import Actor, ActorDirectory
+
+    events = build_run("r-actors")
+    digest = score(events).inputs["actors"]["sha256"]
+    entries = dict(ACTORS.actors)
+    # what does not change the entries of the run's actors keeps the digest ...
+    outsider = Actor(id="u-zz", roles=["reviewer"], team="team-z")
+    renamed = entries["u-r1"].model_copy(update={"display_name": "Dr R. One"})
+    for same in (
+        ActorDirectory(actors={**entries, "u-zz": outsider}),
+        ActorDirectory(actors={**entries, "u-r1": renamed}),  # display names are withheld
+    ):
+        assert score(events, actors=same).inputs["actors"]["sha256"] == digest
+    # ... a changed entry of one of them changes it, even where no verdict moves
+    moved = entries["u-r1"].model_copy(update={"team": "team-b"})
+    other = score(events, actors=ActorDirectory(actors={**entries, "u-r1": moved}))
+    assert other.inputs["actors"]["sha256"] != digest
+    assert [c.result for c in other.criteria] == [c.result for c in score(events).criteria]

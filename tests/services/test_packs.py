@@ -26,6 +26,7 @@ from raidt.core.dsse import keyid, load_public_key_pem
 from raidt.errors import NotFoundError
 from raidt.services.app import App
 from raidt.services.packs import PackService, verify_pack_file
+from raidt.services.policies import PolicyService
 from tests.services._packs import (
     files_of,
     open_store,
@@ -372,3 +373,39 @@ def test_run_without_a_known_policy_packs_and_verifies(store: App) -> None:
         store.signing_key,
     )
     assert "policy.yaml: holds a policy" in _first_failure(rezip(forged))
+
+
+_ACTORS = """\
+actors:
+  - {id: u-1, display_name: Dr One, roles: [initiator], team: ward-7}
+"""
+
+
+def test_resigned_actor_entries_must_match_the_digest_the_score_records(
+    tmp_path: Path,
+) -> None:
+    app = open_store(tmp_path / "home")
+    try:
+        PolicyService(app).import_actors(_ACTORS, "actors.yaml")
+        app.events.append(run_events("r-a"))
+        files = files_of(PackService(app).pack_bytes("r-a"))
+        key = app.signing_key
+    finally:
+        app.close()
+    assert _failures(rezip(files)) == []
+    run = json.loads(files[pf.RUN])
+    assert run["actors"]["u-1"]["display_name"] is None  # withheld, as before
+    assert len(json.loads(files[pf.SCORE])["inputs"]["actors"]["sha256"]) == 64
+    # a field no check reads: the verdicts stay the same, the recorded digest does not
+    run["actors"]["u-1"]["team"] = "another-team"
+    forged = resign({**files, pf.RUN: json.dumps(run).encode()}, key)
+    bad = {r.name: r.detail for r in _failures(rezip(forged))}
+    assert "score" in bad and "inputs" in bad["score"], bad
+
+
+def test_packs_made_before_the_actor_digest_still_verify(store: App, pack: bytes) -> None:
+    files = files_of(pack)
+    score = json.loads(files[pf.SCORE])
+    del score["inputs"]["actors"]
+    older = resign({**files, pf.SCORE: json.dumps(score).encode()}, store.signing_key)
+    assert _failures(rezip(older)) == []

@@ -17,13 +17,25 @@ An actor directory is imported from YAML (``raidt actors import``)::
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from raidt.core.events import Role
+from raidt.core.canonical import canonical_json
+from raidt.core.events import ActorRef, Role
 
-__all__ = ["Actor", "ActorDirectory", "ActorsFile", "Qualification"]
+__all__ = [
+    "Actor",
+    "ActorDirectory",
+    "ActorsFile",
+    "Qualification",
+    "directory_digest",
+    "directory_view",
+    "named_actor_ids",
+]
 
 _ROLES = frozenset(r.value for r in Role)
 
@@ -122,3 +134,57 @@ class ActorDirectory(BaseModel):
 
     def __len__(self) -> int:
         return len(self.actors)
+
+
+class _ActingEvent(Protocol):
+    @property
+    def actor(self) -> ActorRef: ...
+
+    @property
+    def payload(self) -> dict[str, Any]: ...
+
+
+def named_actor_ids(events: Iterable[_ActingEvent]) -> list[str]:
+    """Every actor a run's events name (who acted, the reviewers assigned, the escalation
+    owners), sorted: the entries of the directory a run's checks can look up."""
+    ids: set[str] = set()
+    for e in events:
+        ids.add(e.actor.id)
+        for key in ("reviewer", "owner"):
+            ref = e.payload.get(key)
+            if isinstance(ref, dict) and isinstance(ref.get("id"), str):
+                ids.add(ref["id"])
+    return sorted(ids)
+
+
+def directory_view(directory: ActorDirectory, ids: Iterable[str]) -> dict[str, Any]:
+    """The directory entries of ``ids`` as JSON data, display names withheld (what an
+    evidence pack bundles; ids the directory does not know are left out)."""
+    out: dict[str, Any] = {}
+    for aid in ids:
+        actor = directory.get(aid)
+        if actor is not None:
+            out[aid] = actor.model_copy(update={"display_name": None}).model_dump(mode="json")
+    return out
+
+
+_DIGESTS: dict[tuple[int, tuple[str, ...]], tuple[ActorDirectory, str]] = {}
+
+
+def directory_digest(directory: ActorDirectory, ids: Iterable[str]) -> str:
+    """SHA-256 of the canonical JSON of :func:`directory_view` for ``ids``.
+
+    A score profile records it, so a profile says which directory entries it was judged
+    against: a rescore after the directory changed shows a new digest, and a pack (which
+    bundles exactly this view) recomputes the same one. Memoised per directory object and
+    id list, since a million runs name a few hundred people.
+    """
+    key = (id(directory), tuple(ids))
+    hit = _DIGESTS.get(key)
+    if hit is not None and hit[0] is directory:
+        return hit[1]
+    if len(_DIGESTS) > 65_536:
+        _DIGESTS.clear()
+    digest = hashlib.sha256(canonical_json(directory_view(directory, key[1]))).hexdigest()
+    _DIGESTS[key] = (directory, digest)
+    return digest

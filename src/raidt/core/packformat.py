@@ -535,8 +535,12 @@ def rescore_from_pack(view: PackView) -> dict[str, Any]:
         comparables=comparables,
         chain_ok=bool(inputs.get("chain_ok", True)),
         as_of=inputs.get("as_of"),
-    )
-    return profile.to_json()
+    ).to_json()
+    if "actors" not in inputs:
+        # packs made before profiles recorded the digest of the directory entries they
+        # were judged against: compare what they do record
+        profile["inputs"].pop("actors", None)
+    return profile
 
 
 def default_checks() -> tuple[PackCheck, ...]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from raidt.core.actors import ActorDirectory
+from raidt.core.actors import ActorDirectory, directory_digest, named_actor_ids
 from raidt.core.canonical import canonical_json
 from raidt.core.checks import (
     CHECKS,
@@ -647,6 +647,7 @@ def evaluate(
             "last_seq": last.seq if last else None,
         },
         "comparables": None if comparables is None else _comparables_json(comparables),
+        "actors": {"sha256": directory_digest(actors, named_actor_ids(ev.events))},
         "chain_ok": chain_ok,
         "as_of": None if when is None else format_ts(when),
     }

@@ -19,7 +19,7 @@ import orjson
 
 from raidt import __version__
 from raidt.core import packformat as pf
-from raidt.core.actors import Actor, ActorDirectory
+from raidt.core.actors import ActorDirectory, directory_view, named_actor_ids
 from raidt.core.attestation import build_statement
 from raidt.core.canonical import canonical_json
 from raidt.core.checkpoint import Checkpoint, parse_note
@@ -71,27 +71,6 @@ class RunBundle:
     rubric_text: str
     actors: ActorDirectory
     score: dict[str, Any]
-
-
-def _actor_ids(events: Sequence[Event]) -> list[str]:
-    ids: list[str] = []
-    for e in events:
-        ids.append(e.actor.id)
-        for key in ("reviewer", "owner"):
-            ref = e.payload.get(key)
-            if isinstance(ref, dict) and isinstance(ref.get("id"), str):
-                ids.append(ref["id"])
-    return sorted(set(ids))
-
-
-def _pack_actors(actors: ActorDirectory, events: Sequence[Event]) -> dict[str, Any]:
-    """The directory entries of the run's actors, display names withheld."""
-    out: dict[str, Any] = {}
-    for aid in _actor_ids(events):
-        actor: Actor | None = actors.get(aid)
-        if actor is not None:
-            out[aid] = actor.model_copy(update={"display_name": None}).model_dump(mode="json")
-    return out
 
 
 def ledger_proof_json(
@@ -180,7 +159,7 @@ def assemble_files(
         {
             "run_id": bundle.run_id,
             "state": state,
-            "actors": _pack_actors(bundle.actors, events),
+            "actors": directory_view(bundle.actors, named_actor_ids(events)),
             "policy": bundle.score.get("policy"),
             "rubric": bundle.score.get("rubric"),
         }
