@@ -39,6 +39,9 @@ def test_score_one_run(home: Path) -> None:
     human = runner.invoke(app, ["score", "b-0"])
     assert human.exit_code == 0, human.output
     assert "self-review" in human.stdout and "not_governable" in human.stdout
+    digest = json.loads(runner.invoke(app, ["score", "b-0", "--json"]).stdout)["inputs"]["actors"]
+    flat = " ".join(human.stdout.split())  # the console wraps at 80 columns here
+    assert f"actor entries sha256 {digest['sha256'][:12]}" in flat
 
 
 def test_score_all_by_and_weakpoints(home: Path) -> None:

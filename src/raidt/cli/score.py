@@ -43,6 +43,21 @@ def _bar(value: float, width: int = 20) -> str:
     return f"[{colour}]{'█' * filled}[/][dim]{'░' * (width - filled)}[/]"
 
 
+def _inputs_line(inputs: dict[str, Any]) -> str:
+    """What the profile was judged on, in one line (the recorded inputs, abridged)."""
+    events = inputs.get("events") or {}
+    parts = [f"{events.get('count', '?')} events up to seq {events.get('last_seq', '?')}"]
+    parts.append("chain verified" if inputs.get("chain_ok", True) else "chain NOT verified")
+    comparables = inputs.get("comparables")
+    if comparables:
+        parts.append(f"{comparables.get('runs', 0)} comparable runs")
+    actors = inputs.get("actors")
+    if actors:
+        parts.append(f"actor entries sha256 {str(actors.get('sha256'))[:12]}…")
+    parts.append(f"judged at {inputs['as_of']}" if inputs.get("as_of") else "judged as closed")
+    return "judged on: " + " · ".join(parts)
+
+
 def _show_profile(p: dict[str, Any]) -> None:
     level = p["readiness"]
     console.print(
@@ -55,6 +70,7 @@ def _show_profile(p: dict[str, Any]) -> None:
         ),
         highlight=False,
     )
+    console.print(f"  [dim]{_inputs_line(p.get('inputs') or {})}[/]", highlight=False)
     pillars = Table(show_header=True, box=None)
     pillars.add_column("pillar")
     pillars.add_column("score", justify="right")
