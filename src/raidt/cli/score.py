@@ -54,7 +54,8 @@ def _inputs_line(inputs: dict[str, Any]) -> str:
     actors = inputs.get("actors")
     if actors:
         parts.append(f"actor entries sha256 {str(actors.get('sha256'))[:12]}…")
-    parts.append(f"judged at {inputs['as_of']}" if inputs.get("as_of") else "judged as closed")
+    as_of = inputs.get("as_of")
+    parts.append(f"open run, judged at {as_of}" if as_of else "closed run")
     return "judged on: " + " · ".join(parts)
 
 
