@@ -153,6 +153,8 @@ def test_console_script_runs(tmp_path: Path) -> None:
             "cannot open the database",
         ),
         ({"RAIDT_DATABASE_URL": "sqlite:////proc/raidt-nope/x.db"}, "cannot create"),
+        ({"RAIDT_DATABASE_URL": "sqlite:///:memory:"}, "in-memory SQLite database"),
+        ({"RAIDT_DATABASE_URL": "sqlite://"}, "in-memory SQLite database"),
     ],
 )
 def test_unusable_store_is_one_line_and_hides_passwords(

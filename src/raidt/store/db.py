@@ -50,14 +50,20 @@ class Database:
                 f"unsupported database '{self.dialect}': use sqlite:/// or postgresql+psycopg://"
             )
         if self.dialect == "sqlite":
-            if parsed.database and parsed.database != ":memory:":
-                folder = Path(parsed.database).parent
-                try:
-                    folder.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    raise ConfigurationError(
-                        f"cannot create the database folder {folder}: {exc.strerror}"
-                    ) from None
+            if not parsed.database or ":memory:" in parsed.database:
+                # the pool would hand out several connections, each to its own empty
+                # database, and everything recorded would vanish with the process
+                raise ConfigurationError(
+                    "an in-memory SQLite database keeps no evidence once the process ends: "
+                    "use a file, e.g. sqlite:////var/lib/raidt/raidt.db"
+                )
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigurationError(
+                    f"cannot create the database folder {folder}: {exc.strerror}"
+                ) from None
             self.engine: Engine = create_engine(
                 url,
                 echo=echo,
