@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Connection, text
 
@@ -60,8 +62,15 @@ def test_a_failed_non_durable_write_rolls_back_and_restores(db: Database) -> Non
         assert _settings(db, conn)[0] in ("2", "on")
 
 
-def test_sqlite_connections_keep_a_64_mib_page_cache(db: Database) -> None:
+def test_sqlite_connections_keep_a_64_mib_page_cache(db: Database, tmp_path: Path) -> None:
     if db.dialect != "sqlite":
         pytest.skip("a SQLite connection setting")
     with db.read() as conn:
         assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -65536
+    small = open_database(f"sqlite:///{tmp_path / 'w.db'}", sqlite_cache_kib=2000)
+    try:
+        with small.read() as conn, small.write() as w:  # both kinds of pooled connection
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+            assert w.exec_driver_sql("PRAGMA cache_size").scalar() == -2000
+    finally:
+        small.dispose()

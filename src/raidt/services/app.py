@@ -13,7 +13,7 @@ from raidt.core.checkpoint import Checkpoint, sign_note
 from raidt.errors import ConfigurationError
 from raidt.settings import Settings
 from raidt.store import checkpoints as cp_store
-from raidt.store.db import Database, open_database
+from raidt.store.db import SQLITE_CACHE_KIB, Database, open_database
 from raidt.store.events import EventStore
 from raidt.store.keys import load_or_create_signing_key
 from raidt.store.ledger import Ledger
@@ -41,6 +41,7 @@ class App:
         database_url: str | None = None,
         *,
         migrate: bool = True,
+        sqlite_cache_kib: int = SQLITE_CACHE_KIB,
     ) -> App:
         """Open the store named by arguments, else by RAIDT_HOME / RAIDT_DATABASE_URL."""
         settings = Settings() if home is None else Settings(home=Path(home))
@@ -52,7 +53,10 @@ class App:
             raise ConfigurationError(
                 f"cannot create RAIDT_HOME {settings.home}: {exc.strerror}"
             ) from None
-        return cls(settings, open_database(settings.database_url, migrate=migrate))
+        db = open_database(
+            settings.database_url, migrate=migrate, sqlite_cache_kib=sqlite_cache_kib
+        )
+        return cls(settings, db)
 
     @property
     def home(self) -> Path:

@@ -58,7 +58,10 @@ def _work(job: _Job, out: Any) -> None:
         from raidt.services.app import App
         from raidt.services.scoring import ScoringService
 
-        app = App.open(home=job.home, database_url=job.database_url, migrate=False)
+        # SQLite's default 2 MB page cache: the workers' commits drop each other's caches
+        app = App.open(
+            home=job.home, database_url=job.database_url, migrate=False, sqlite_cache_kib=2000
+        )
         try:
             svc = ScoringService(app, *job.rubric)
             svc._comparables = job.comparables

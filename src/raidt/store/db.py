@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +20,19 @@ from sqlalchemy.exc import OperationalError
 
 from raidt.errors import ConfigurationError
 
-__all__ = ["WRITE_LOCK_KEY", "Database", "open_database"]
+__all__ = ["SQLITE_CACHE_KIB", "WRITE_LOCK_KEY", "Database", "open_database"]
 
 #: SQLite's default: fold the write-ahead log into the database past 1,000 pages (4 MB)
 _WAL_AUTOCHECKPOINT = 1000
 #: for non-durable bulk writes of derived data: past 25,000 pages (about 100 MB)
 _WAL_BULK_AUTOCHECKPOINT = 25000
 
-#: SQLite page cache per connection, in KiB (the default is 2 MB). A million-run store has
-#: interior B-tree pages well beyond 2 MB; keeping them cached cut a 100,000-run slice of
-#: a bulk rescore by a few per cent. The cache fills only as pages are read.
-_SQLITE_CACHE_KIB = 65536
+#: SQLite page cache per connection, in KiB (SQLite's default is 2 MB). A million-run store
+#: has interior B-tree pages well beyond 2 MB; keeping them cached cut a 100,000-run slice
+#: of a one-process rescore by about 6 %. The cache fills only as pages are read. Several
+#: processes writing one file (scoring workers) drop each other's caches at every commit,
+#: and there the large cache cost more than it saved: they open the store with 2 MB.
+SQLITE_CACHE_KIB = 65536
 
 #: PostgreSQL advisory lock id taken by every writer ("RAIDT" in ASCII, as an int).
 WRITE_LOCK_KEY = 0x5241494454
@@ -38,7 +41,9 @@ WRITE_LOCK_KEY = 0x5241494454
 class Database:
     """One database (SQLite file or PostgreSQL) with serialised write transactions."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, sqlite_cache_kib: int = SQLITE_CACHE_KIB
+    ) -> None:
         self.url = url
         try:
             parsed = make_url(url)
@@ -71,7 +76,9 @@ class Database:
                 max_overflow=16,
                 connect_args={"timeout": 60, "isolation_level": None, "check_same_thread": False},
             )
-            event.listen(self.engine, "connect", _sqlite_on_connect)
+            event.listen(
+                self.engine, "connect", partial(_sqlite_on_connect, cache_kib=sqlite_cache_kib)
+            )
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
@@ -119,13 +126,13 @@ class Database:
         self.engine.dispose()
 
 
-def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any, *, cache_kib: int) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA busy_timeout=60000")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
+    cur.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     cur.close()
 
 
@@ -139,9 +146,11 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
-def open_database(url: str, *, migrate: bool = True) -> Database:
+def open_database(
+    url: str, *, migrate: bool = True, sqlite_cache_kib: int = SQLITE_CACHE_KIB
+) -> Database:
     """Open (and by default migrate to head) the database at ``url``."""
-    db = Database(url)
+    db = Database(url, sqlite_cache_kib=sqlite_cache_kib)
     if migrate:
         from raidt.store.migrate import upgrade
 
