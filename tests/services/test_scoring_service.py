@@ -104,6 +104,13 @@ def test_bad_requests_change_nothing(app: App) -> None:
         svc.weakpoints(since="2026-13-45")
     with pytest.raises(ValidationError, match="cannot aggregate by 'colour'"):
         svc.aggregate("colour")
+    inverted = "since 2026-05-01 is not before until 2026-04-01: no run can start in that window"
+    for ask in (svc.weakpoints, svc.weakpoint_summary):
+        with pytest.raises(ValidationError, match=inverted):
+            ask(since="2026-05-01", until="2026-04-01")
+    with pytest.raises(ValidationError, match="since 2026-06 is after until 2026-05"):
+        svc.aggregate("team", since="2026-06", until="2026-05")
+    assert svc.aggregate("team", since="2026-05", until="2026-05")["groups"] == []  # one month
     before = [(d.id, d.version) for d in svc.list_rubrics()]
     bad = (
         default_rubric_text()

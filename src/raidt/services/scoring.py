@@ -578,6 +578,10 @@ class ScoringService:
         Raises:
             ValidationError: ``by`` is not one of use_case, team, reviewer, month, obligation.
         """
+        if since and until and since[:7] > until[:7]:
+            raise ValidationError(
+                f"since {since} is after until {until}: no month lies between them"
+            )
         try:
             return summarise(
                 self.scores.rollup(by, since=since, until=until), by, since=since, until=until
@@ -594,7 +598,8 @@ class ScoringService:
     ) -> list[dict[str, Any]]:
         """Weak points among scored runs started in ``[since, until)`` (ISO dates), each
         with every run behind it: the drill-down, a pass over every stored run's facts."""
-        return detect(self.iter_facts(_day(since), _day(until)))
+        lo, hi = _check_window(_day(since), _day(until))
+        return detect(self.iter_facts(lo, hi))
 
     def weakpoint_summary(
         self, since: str | None = None, until: str | None = None
@@ -605,13 +610,23 @@ class ScoringService:
         milliseconds over a million scored runs. A bound with a time of day (not a whole
         day) is answered from the stored facts instead, exactly but slowly.
         """
-        lo, hi = _day(since), _day(until)
+        lo, hi = _check_window(_day(since), _day(until))
         if (lo and "T" in lo) or (hi and "T" in hi):
             counts: Counter[tuple[str, str, str]] = Counter()
             for f in self.iter_facts(lo, hi):
                 counts.update(weak_keys(f))
             return summarise_counts(counts)
         return summarise_counts(self.scores.weak_counts(since=lo, until=hi))
+
+
+def _check_window(since: str | None, until: str | None) -> tuple[str | None, str | None]:
+    """``(since, until)`` unchanged, or a refusal when no run can start between them (an
+    inverted window would otherwise answer "no weak points", which reads like good news)."""
+    if since is not None and until is not None and since >= until:
+        raise ValidationError(
+            f"since {since} is not before until {until}: no run can start in that window"
+        )
+    return since, until
 
 
 def _day(value: str | None) -> str | None:
