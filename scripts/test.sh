@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 if [ -z "${RAIDT_TEST_POSTGRES_URL:-}" ] && [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
   echo "note: no PostgreSQL 15 here; the PostgreSQL half of the tests will be skipped" >&2
 fi
-.venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+"${RAIDT_TEST_PYTHON:-.venv/bin/python}" -m pytest -n 2 --dist loadfile "$@"
 rc=$?
 if [ $rc -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi
 exit $rc

@@ -279,25 +279,16 @@ class ScoreProfile:
         )
 
 
-_SET = tuple(
-    CriterionScore.__dict__[name].__set__
-    for name in ("id", "pillar", "result", "rationale", "evidence", "critical", "obligations")
-)
-
-
 def _criterion(step: _Step, outcome: CheckResult) -> CriterionScore:
-    """``CriterionScore(...)`` at half the cost: a frozen dataclass's ``__init__`` sets each
-    field through ``object.__setattr__``, which shows when many profiles are built."""
-    c = object.__new__(CriterionScore)
-    s_id, s_pillar, s_result, s_rationale, s_evidence, s_critical, s_obligations = _SET
-    s_id(c, step.id)
-    s_pillar(c, step.pillar_text)
-    s_result(c, _RESULT_TEXT[outcome.result])
-    s_rationale(c, outcome.rationale)
-    s_evidence(c, outcome.evidence)
-    s_critical(c, step.critical)
-    s_obligations(c, step.obligations)
-    return c
+    return CriterionScore(
+        step.id,
+        step.pillar_text,
+        _RESULT_TEXT[outcome.result],
+        outcome.rationale,
+        outcome.evidence,
+        step.critical,
+        step.obligations,
+    )
 
 
 def _chain_intact(ev: RunEvidence) -> str | None:

@@ -17,9 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ConfigDict
-
 from raidt.core.actors import ActorDirectory
+from raidt.core.comparables import Comparables
 from raidt.core.events import ActorRef, Event, EventType, Role
 from raidt.core.policy import Policy
 from raidt.core.timefmt import format_ts, parse_ts
@@ -59,24 +58,6 @@ class CheckResult(NamedTuple):
     result: Result
     rationale: str
     evidence: tuple[str, ...] = ()
-
-
-class Comparables(BaseModel):
-    """What comparable runs (same use case and policy version) usually look like.
-
-    Computed by the scoring service from the store and serialised into the score profile,
-    so the profile recomputes offline without the other runs.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    use_case: str
-    policy_version: str | None = None
-    runs: int = 0
-    #: modal ``{"provider", "model", "parameters"}`` among the comparable runs
-    model: dict[str, Any] | None = None
-    #: modal ``{"id", "version"}`` prompt template among the comparable runs
-    template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,13 +149,45 @@ class EvidenceEvent:
     hash: str
     seq: int
 
+    def __init__(
+        self,
+        event_id: str,
+        run_id: str,
+        event_type: EventType,
+        at: datetime | None,
+        at_text: str,
+        actor: ActorRef,
+        payload: dict[str, Any],
+        prev_hash: str | None,
+        hash_hex: str,
+        seq: int,
+    ) -> None:
+        """``at`` may be None when ``at_text`` is canonical: :attr:`at` parses it on use."""
+        self.id = event_id
+        self.run_id = run_id
+        self.type = event_type
+        self._at = at
+        self.at_text = at_text
+        self.actor = actor
+        self.payload = payload
+        self.prev_hash = prev_hash
+        self.hash = hash_hex
+        self.seq = seq
+
     @classmethod
     def of(cls, e: Event) -> EvidenceEvent:
-        out = cls.__new__(cls)
-        out.id, out.run_id, out.type, out._at = e.id, e.run_id, e.type, e.at
-        out.at_text, out.actor, out.payload = format_ts(e.at), e.actor, e.payload
-        out.prev_hash, out.hash, out.seq = e.prev_hash, e.hash, e.seq
-        return out
+        return EvidenceEvent(
+            e.id,
+            e.run_id,
+            e.type,
+            e.at,
+            format_ts(e.at),
+            e.actor,
+            e.payload,
+            e.prev_hash,
+            e.hash,
+            e.seq,
+        )
 
     @classmethod
     def from_row(
@@ -192,17 +205,24 @@ class EvidenceEvent:
     ) -> EvidenceEvent:
         """From the columns of an ``events`` row (payload already parsed); equals
         ``EvidenceEvent.of(row_to_event(row))``."""
-        out = cls.__new__(cls)
         when: datetime | None = None
         if _canonical_shape(at):
             text = at  # already what format_ts would render; parsed when first read
         else:
             when = parse_ts(at)
             text = format_ts(when)
-        out.id, out.run_id, out.type, out._at = event_id, run_id, _TYPES[event_type], when
-        out.at_text, out.actor, out.payload = text, _actor(actor_id, actor_role), payload
-        out.prev_hash, out.hash, out.seq = prev_hash, hash_hex, int(seq)
-        return out
+        return EvidenceEvent(
+            event_id,
+            run_id,
+            _TYPES[event_type],
+            when,
+            text,
+            _actor(actor_id, actor_role),
+            payload,
+            prev_hash,
+            hash_hex,
+            int(seq),
+        )
 
     @property
     def at(self) -> datetime:
