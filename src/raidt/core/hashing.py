@@ -8,13 +8,22 @@ field ``seq`` (so it includes ``hash``); its leaf hash is ``SHA-256(0x00 || leaf
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from raidt.core.canonical import canonical_json
 
-__all__ = ["event_hash", "leaf_bytes", "leaf_hash", "seal", "seal_digest", "sha256_hex"]
+__all__ = [
+    "event_hash",
+    "leaf_bytes",
+    "leaf_hash",
+    "rows_chain_ok",
+    "seal",
+    "seal_digest",
+    "sha256_hex",
+]
 
 
 def sha256_hex(data: bytes) -> str:
@@ -107,3 +116,23 @@ def seal_digest(
         "type": event_type,
     }
     return _sha256(orjson.dumps(body, option=_SORTED)).hexdigest()
+
+
+def rows_chain_ok(rows: Sequence[tuple[Any, ...]]) -> bool:
+    """True when a run's stored ``events`` rows link and hash.
+
+    ``rows`` are raw rows ``(seq, id, run_id, type, at, actor_id, actor_role, payload,
+    prev_hash, hash)`` in ledger order, the payload as its stored canonical JSON text (the
+    bulk path of scoring reads them so). Hashes that text with :func:`seal_digest` instead
+    of parsing and re-canonicalising it. False means "not shown here": the caller then
+    checks the chain on parsed events, so a verdict never rests on this shortcut alone.
+    """
+    prev: str | None = None
+    for _seq, eid, rid, etype, at, actor_id, role, payload, prev_hash, digest in rows:
+        if (
+            prev_hash != prev
+            or seal_digest(eid, rid, etype, at, actor_id, role, payload, prev_hash) != digest
+        ):
+            return False
+        prev = digest
+    return True

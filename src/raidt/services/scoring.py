@@ -23,7 +23,7 @@ from raidt.core.aggregate import RollupAccumulator, RollupRow, summarise
 from raidt.core.canonical import canonical_json, from_json
 from raidt.core.checks import Comparables, EvidenceEvent, RunEvidence
 from raidt.core.events import Event, EventType
-from raidt.core.hashing import event_hash, seal_digest
+from raidt.core.hashing import event_hash, rows_chain_ok
 from raidt.core.policy import Policy, load_policy
 from raidt.core.rubric import Rubric, load_rubric
 from raidt.core.scoring import ScoreProfile, evaluate, expand_stored, score_run
@@ -75,25 +75,6 @@ def chain_problem(events: Sequence[Event]) -> str | None:
             return f"event {e.id}: stored hash does not match its content"
         prev = e.hash
     return None
-
-
-def _rows_chain_ok(rows: Sequence[tuple[Any, ...]]) -> bool:
-    """True when raw ``events`` rows (see ``EventStore.iter_run_rows``) link and hash.
-
-    Hashes the stored canonical payload text with :func:`seal_digest` instead of parsing
-    and re-canonicalising it. False means "not shown here": the caller then asks
-    :func:`chain_problem`, so a verdict never rests on this shortcut alone.
-    """
-    prev: str | None = None
-    digest_of = seal_digest
-    for _seq, eid, rid, etype, at, actor_id, role, payload, prev_hash, digest in rows:
-        if (
-            prev_hash != prev
-            or digest_of(eid, rid, etype, at, actor_id, role, payload, prev_hash) != digest
-        ):
-            return False
-        prev = digest
-    return True
 
 
 @dataclass(frozen=True)
@@ -510,7 +491,7 @@ class ScoringService:
         counts: Counter[str] = Counter()
         pending: list[tuple[Any, ...]] = []
         now = format_ts(utcnow())
-        loads, from_row = orjson.loads, EvidenceEvent.from_row
+        from_rows = RunEvidence.from_rows
         done = 0
         # with a second CPU, profiles are written on a background thread at most two
         # batches behind (see services.bulk); a failed write stops the rescore either way
@@ -518,13 +499,8 @@ class ScoringService:
             for run_id, rows in self.app.events.iter_run_rows(
                 batch_runs=batch, after=after, upto=upto
             ):
-                ev = RunEvidence(
-                    [
-                        from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], loads(r[7]), r[8], r[9])
-                        for r in rows
-                    ]
-                )
-                chain_ok = _rows_chain_ok(rows) or (
+                ev = from_rows(rows)
+                chain_ok = rows_chain_ok(rows) or (
                     chain_problem(self.app.events.run_events(run_id)) is None
                 )
                 keys = _RunKeys.of_evidence(ev)

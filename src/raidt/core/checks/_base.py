@@ -17,6 +17,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, NamedTuple
 
+import orjson
+
 from raidt.core.actors import ActorDirectory
 from raidt.core.comparables import Comparables
 from raidt.core.events import ActorRef, Event, EventType, Role
@@ -269,6 +271,19 @@ class RunEvidence:
         started = by_type.get(EventType.RUN_STARTED)
         self.started: EvidenceEvent | None = started[0] if started else None
         self.initiator: str | None = self.started.actor.id if self.started else None
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[Any, ...]]) -> RunEvidence:
+        """From raw ``events`` rows ``(seq, id, run_id, type, at, actor_id, actor_role,
+        payload_json, prev_hash, hash)``, the payload still as its stored JSON text: the
+        bulk path of scoring, which never builds an :class:`Event` model."""
+        from_row, loads = EvidenceEvent.from_row, orjson.loads
+        return cls(
+            [
+                from_row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], loads(r[7]), r[8], r[9])
+                for r in rows
+            ]
+        )
 
     def _all(self, types: tuple[EventType, ...]) -> list[EvidenceEvent] | tuple[()]:
         if len(types) == 1:
