@@ -16,6 +16,7 @@ from statistics import median
 from typing import Any
 
 from raidt.core.checks import Comparables, RunEvidence
+from raidt.core.checks._base import model_ok, template_ok
 from raidt.core.checks.dependability import model_config
 from raidt.core.checks.interpretability import review_timing
 from raidt.core.events import EventType
@@ -132,13 +133,14 @@ def run_facts(
     used = ev.templates()
     template = f"{used[-1][1]}@{used[-1][2]}" if used else None
     mc = model_config(ev)
-    template_ok = model_ok = None
+    templates_approved = models_approved = None
     if policy is not None:
-        template_ok = bool(used) and all(policy.template_approved(t, v) for _, t, v in used)
+        templates_approved = bool(used) and all(template_ok(policy, t, v) for _, t, v in used)
         calls = ev.all(EventType.MODEL_INVOKED)
         if calls:
-            model_ok = all(
-                policy.model_approved(
+            models_approved = all(
+                model_ok(
+                    policy,
                     str(e.payload.get("provider")),
                     str(e.payload.get("model")),
                     e.payload.get("parameters") or {},
@@ -186,9 +188,9 @@ def run_facts(
             and ev.has(EventType.REVIEW_APPROVED)
         ),
         template=template,
-        template_ok=template_ok,
+        template_ok=templates_approved,
         model=None if mc is None else f"{mc['provider']}/{mc['model']}",
-        model_ok=model_ok,
+        model_ok=models_approved,
         overrides=len(ev.all(EventType.OVERRIDE_RECORDED)),
         open_escalations=max(0, n_raised - n_resolved),
         open_past_sla=past,

@@ -22,7 +22,9 @@ from raidt.core.checks._base import (
     EvidenceEvent,
     Result,
     RunEvidence,
+    model_ok,
     register,
+    template_ok,
 )
 
 __all__ = [
@@ -34,5 +36,7 @@ __all__ = [
     "EvidenceEvent",
     "Result",
     "RunEvidence",
+    "model_ok",
     "register",
+    "template_ok",
 ]

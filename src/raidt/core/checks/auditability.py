@@ -16,8 +16,10 @@ from raidt.core.checks._base import (
     Result,
     RunEvidence,
     cite,
+    model_ok,
     ratio_result,
     register,
+    template_ok,
 )
 from raidt.core.events import EventType
 
@@ -77,12 +79,12 @@ def breaches(ev: RunEvidence, ctx: CheckContext) -> list[tuple[EvidenceEvent, st
         return []
     out: list[tuple[EvidenceEvent, str]] = []
     for e, tid, ver in ev.templates():
-        if not pol.template_approved(tid, ver):
+        if not template_ok(pol, tid, ver):
             out.append((e, f"template {tid}@{ver} is not approved by {ctx.policy_label}"))
     for e in ev.all(EventType.MODEL_INVOKED):
         p = e.payload
         params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
-        if not pol.model_approved(str(p.get("provider")), str(p.get("model")), params or {}):
+        if not model_ok(pol, str(p.get("provider")), str(p.get("model")), params or {}):
             out.append(
                 (
                     e,

@@ -16,6 +16,7 @@ from raidt.core.checks._base import (
     Result,
     RunEvidence,
     cite,
+    model_ok,
     ratio_result,
     register,
 )
@@ -52,7 +53,8 @@ def approved_model(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     bad = [
         e
         for e in calls
-        if not ctx.policy.model_approved(
+        if not model_ok(
+            ctx.policy,
             str(e.payload.get("provider")),
             str(e.payload.get("model")),
             e.payload.get("parameters") or {},

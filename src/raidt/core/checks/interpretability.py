@@ -16,6 +16,7 @@ from raidt.core.checks._base import (
     cite,
     ratio_result,
     register,
+    template_ok,
 )
 from raidt.core.events import EventType
 
@@ -47,7 +48,7 @@ def approved_template(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             "is unknown, so its approval cannot be checked",
             cite([e for e, _, _ in used]),
         )
-    bad = [(e, t, v) for e, t, v in used if not ctx.policy.template_approved(t, v)]
+    bad = [(e, t, v) for e, t, v in used if not template_ok(ctx.policy, t, v)]
     if not bad:
         return CheckResult(
             Result.MET,
