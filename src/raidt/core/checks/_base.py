@@ -408,7 +408,12 @@ def cite(events: Sequence[EvidenceEvent | None]) -> tuple[str, ...]:
     if len(events) == 1:  # the common case, by far
         only = events[0]
         return () if only is None else (only.id,)
-    return tuple(dict.fromkeys([e.id for e in events if e is not None]))
+    # a list scan beats a dict for the handful of events a check cites
+    out: list[str] = []
+    for e in events:
+        if e is not None and e.id not in out:
+            out.append(e.id)
+    return tuple(out)
 
 
 def is_person(actor_id: str, role: Role, ctx: CheckContext) -> bool:
