@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from raidt.core.canonical import canonical_json
@@ -142,3 +144,32 @@ def test_new_rubric_version_scores_with_its_own_hash(app: App) -> None:
     p1 = ScoringService(app, "raidt-default", "1").score("a-0", store=False)
     assert p2.rubric["version"] == "2" and p2.rubric["sha256"] != p1.rubric["sha256"]
     assert canonical_json(p2.pillars) == canonical_json(p1.pillars)
+
+
+def test_run_config_counts_tally_every_projected_run(app: App) -> None:
+    """The grouped count the comparable-runs summary is built from agrees with reading
+    each run's projected state, on both engines (SQLite's json_extract, PostgreSQL's ->)."""
+    want: Counter[tuple[object, ...]] = Counter()
+    for run_id in [f"a-{i}" for i in range(4)] + [f"b-{i}" for i in range(4)]:
+        state = app.events.get_run(run_id)
+        assert state is not None
+        st = orjson.loads(orjson.dumps(state.to_dict()))
+        want[
+            (
+                st["use_case"],
+                st.get("policy_version"),
+                canonical_json(st.get("model")),
+                canonical_json(st.get("template")),
+            )
+        ] += 1
+    scores = ScoringService(app).scores
+    got: Counter[tuple[object, ...]] = Counter()
+    for uc, pv, model, tmpl, n in scores.run_config_counts():
+        got[(uc, pv, canonical_json(model), canonical_json(tmpl))] += n
+    assert got == want
+    assert sum(want.values()) == 8
+    # one use case and version: only its runs
+    uc, pv = next(iter(want))[:2]
+    only = scores.run_config_counts(use_case=str(uc), policy_version=str(pv))
+    assert sum(n for *_, n in only) == sum(n for k, n in want.items() if k[:2] == (uc, pv))
+    assert scores.run_config_counts(use_case="no-such-use-case") == []

@@ -170,17 +170,20 @@ class _Comparables:
         self.runs: Counter[tuple[str, str | None]] = Counter()
         self._summaries: dict[tuple[str, str | None], Comparables] = {}
 
-    def add(self, use_case: str | None, version: str | None, model: Any, template: Any) -> None:
+    def add(
+        self, use_case: str | None, version: str | None, model: Any, template: Any, runs: int = 1
+    ) -> None:
+        """Count ``runs`` runs of this use case and version with this model and template."""
         if use_case is None:
             return
         self._summaries.clear()
         key = (use_case, version)
-        self.runs[key] += 1
+        self.runs[key] += runs
         if model is not None:
-            self.models.setdefault(key, Counter())[_config_key(model) or ""] += 1
+            self.models.setdefault(key, Counter())[_config_key(model) or ""] += runs
         if isinstance(template, dict) and template.get("id"):
             t = {"id": str(template["id"]), "version": str(template.get("version"))}
-            self.templates.setdefault(key, Counter())[_config_key(t) or ""] += 1
+            self.templates.setdefault(key, Counter())[_config_key(t) or ""] += runs
 
     def get(self, use_case: str | None, version: str | None) -> Comparables | None:
         if use_case is None or (use_case, version) not in self.runs:
@@ -366,10 +369,10 @@ class ScoringService:
             key = (use_case, version)
             if key not in self._group_cache:
                 tally = _Comparables()
-                for uc, pv, model, tmpl in self.scores.iter_run_configs(
+                for uc, pv, model, tmpl, n in self.scores.run_config_counts(
                     use_case=use_case, policy_version=version
                 ):
-                    tally.add(uc, pv, model, tmpl)
+                    tally.add(uc, pv, model, tmpl, n)
                 self._group_cache[key] = tally.get(use_case, version)
             return self._group_cache[key]
         return self._comparables.get(use_case, version)
@@ -443,8 +446,8 @@ class ScoringService:
         if workers < 1:
             raise ValidationError(f"workers must be at least 1, not {workers}")
         tally = _Comparables()
-        for uc, pv, model, tmpl in self.scores.iter_run_configs():
-            tally.add(uc, pv, model, tmpl)
+        for uc, pv, model, tmpl, n in self.scores.run_config_counts():
+            tally.add(uc, pv, model, tmpl, n)
         self._comparables = tally
         total = sum(tally.runs.values()) or self.app.events.count_runs()
         if workers > 1:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -23,7 +23,6 @@ from raidt.core.rubric import PILLARS
 from raidt.core.scoring import compact_profile
 from raidt.core.weakpoints import RunFacts, WeakKey, weak_keys
 from raidt.store.db import Database
-from raidt.store.schema import runs as t_runs
 from raidt.store.schema import score_rollup as t_rollup
 from raidt.store.schema import score_weakpoints as t_weak
 from raidt.store.schema import scores as t_scores
@@ -340,31 +339,39 @@ class ScoreStore:
 
     # --- comparable runs -----------------------------------------------------------------
 
-    def iter_run_configs(
-        self, *, use_case: str | None = None, policy_version: str | None = None, batch: int = 20000
-    ) -> Iterator[tuple[str, str | None, Any, Any]]:
-        """(use case, policy version, model config, template) of projected runs, streamed.
+    def run_config_counts(
+        self, *, use_case: str | None = None, policy_version: str | None = None
+    ) -> list[tuple[str | None, str | None, Any, Any, int]]:
+        """(use case, policy version, model config, template, runs) for each distinct
+        combination among the projected runs (of one use case and version, if given).
 
-        Reads the run projection (not events), so tallying comparable runs over a million
-        runs is one pass over one table.
+        Counted by the database in one grouped pass over the run projection: a million
+        runs share a handful of configurations, so only those few rows reach Python. The
+        model and template are each run's as its projected state records them (JSON null
+        or absent: None); the same configuration written with another key order comes
+        back as a row of its own, which the caller's canonical keys fold together.
         """
-        last = ""
-        while True:
-            q = select(
-                t_runs.c.run_id, t_runs.c.use_case, t_runs.c.policy_version, t_runs.c.state
-            ).where(t_runs.c.run_id > last)
-            if use_case is not None:
-                q = q.where(t_runs.c.use_case == use_case)
-                q = q.where(
-                    t_runs.c.policy_version.is_(None)
-                    if policy_version is None
-                    else t_runs.c.policy_version == policy_version
-                )
-            with self.db.read() as conn:
-                rows = conn.execute(q.order_by(t_runs.c.run_id).limit(batch)).all()
-            if not rows:
-                return
-            for r in rows:
-                st = orjson.loads(r.state)
-                yield r.use_case, r.policy_version, st.get("model"), st.get("template")
-            last = rows[-1].run_id
+        if self.db.dialect == "sqlite":
+            model = "json_quote(json_extract(state, '$.model'))"
+            template = "json_quote(json_extract(state, '$.template'))"
+            source = "runs"
+        else:
+            model, template = "(j -> 'model')::text", "(j -> 'template')::text"
+            source = "(SELECT use_case, policy_version, CAST(state AS json) AS j FROM runs) r"
+        where, params = "", {}
+        if use_case is not None:
+            where = " WHERE use_case = :uc AND " + (
+                "policy_version IS NULL" if policy_version is None else "policy_version = :pv"
+            )
+            params = {"uc": use_case, "pv": policy_version}
+        sql = (
+            f"SELECT use_case, policy_version, {model}, {template}, COUNT(*) FROM {source}"
+            f"{where} GROUP BY 1, 2, 3, 4"
+        )
+        with self.db.read() as conn:
+            rows: list[tuple[Any, ...]] = [tuple(r) for r in conn.execute(text(sql), params)]
+        loads = orjson.loads
+        return [
+            (uc, pv, loads(m) if m else None, loads(t) if t else None, int(n))
+            for uc, pv, m, t, n in rows
+        ]
