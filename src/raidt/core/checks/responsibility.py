@@ -19,6 +19,7 @@ from raidt.core.checks._base import (
     register,
 )
 from raidt.core.events import EventType, Role
+from raidt.core.policy import Policy
 
 __all__ = [
     "human_disposition",
@@ -28,7 +29,7 @@ __all__ = [
     "signoff_by_role",
 ]
 
-_DEFAULT_SOD = [("initiator", "reviewer")]
+_DEFAULT_SOD: list[tuple[str, str]] = [("initiator", "reviewer")]
 
 
 @register("initiator_named")
@@ -69,22 +70,38 @@ def initiator_named(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
 def _role_holders(ev: RunEvidence) -> dict[str, dict[str, EvidenceEvent]]:
     """Role name -> actor id -> the first event showing that actor in that role."""
     out: dict[str, dict[str, EvidenceEvent]] = {}
-
-    def put(role: str, actor: str | None, e: EvidenceEvent) -> None:
-        if actor:
-            out.setdefault(role, {}).setdefault(actor, e)
-
-    if ev.started is not None:
-        put("initiator", ev.started.actor.id, ev.started)
-    for rid, evs in ev.reviewers().items():
-        put("reviewer", rid, evs[0])
+    if ev.started is not None and ev.started.actor.id:
+        out["initiator"] = {ev.started.actor.id: ev.started}
+    reviewers = ev.reviewers()
+    if reviewers:
+        out["reviewer"] = {rid: evs[0] for rid, evs in reviewers.items()}
     for e in ev.all(EventType.SIGNOFF_RECORDED, EventType.REVIEW_APPROVED):
-        if e.actor.role is Role.APPROVER or e.type is EventType.SIGNOFF_RECORDED:
-            put("approver", e.actor.id, e)
+        if e.actor.id and (e.actor.role is Role.APPROVER or e.type is EventType.SIGNOFF_RECORDED):
+            out.setdefault("approver", {}).setdefault(e.actor.id, e)
     for e in ev.all(EventType.ESCALATION_RAISED):
         owner = e.payload.get("owner")
-        put("escalation_owner", owner.get("id") if isinstance(owner, dict) else None, e)
+        oid = owner.get("id") if isinstance(owner, dict) else None
+        if oid:
+            out.setdefault("escalation_owner", {}).setdefault(oid, e)
     return out
+
+
+#: id(policy) -> (policy, role pairs that must differ): read once per policy object, not
+#: once per run (the entry holds the policy, so the id cannot be reused meanwhile)
+_SOD_PAIRS: dict[int, tuple[Policy, list[tuple[str, str]]]] = {}
+
+
+def _sod_pairs(policy: Policy | None) -> list[tuple[str, str]]:
+    """The separated pairs: self-review always, plus those the policy lists."""
+    if policy is None:
+        return _DEFAULT_SOD
+    hit = _SOD_PAIRS.get(id(policy))
+    if hit is None:
+        if len(_SOD_PAIRS) > 1000:
+            _SOD_PAIRS.clear()
+        listed = [(str(a), str(b)) for a, b in policy.roles.separation_of_duties]
+        hit = _SOD_PAIRS[id(policy)] = (policy, list(dict.fromkeys([*_DEFAULT_SOD, *listed])))
+    return hit[1]
 
 
 @register("reviewer_distinct")
@@ -97,14 +114,7 @@ def reviewer_distinct(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             "no review.assigned and no review decision: no reviewer is recorded for this run",
         )
     # self-review is never separation of duties, whatever a policy lists (DESIGN 7)
-    pairs = list(
-        dict.fromkeys(
-            [
-                *_DEFAULT_SOD,
-                *([tuple(p) for p in ctx.policy.roles.separation_of_duties] if ctx.policy else []),
-            ]
-        )
-    )
+    pairs = _sod_pairs(ctx.policy)
     holders = _role_holders(ev)
     clashes: list[str] = []
     cited: list[EvidenceEvent | None] = []
