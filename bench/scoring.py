@@ -51,6 +51,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from raidt import buildinfo
 from raidt.core.events import ActorRef, EventIn, EventType, Role
 from raidt.services.app import App
 from raidt.services.policies import PolicyService
@@ -439,6 +440,7 @@ def main() -> None:
     if args.one_core:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     print(f"[bench] may run on CPUs {sorted(os.sched_getaffinity(0))}", flush=True)
+    print(f"[bench] {buildinfo.describe()} ({Path(buildinfo.scoring.__file__ or '').name})")
     os.environ.pop("RAIDT_DATABASE_URL", None)
     keep: Path | None = args.keep.resolve() if args.keep else None
     tmp = keep or Path(tempfile.mkdtemp(prefix="raidt-bench-scoring-"))

@@ -14,6 +14,8 @@ import importlib.machinery
 import os
 from pathlib import Path
 
+from raidt import buildinfo
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -40,6 +42,8 @@ def test_compiled_modules_are_core_sources() -> None:
 
 def test_build_is_what_the_run_expects() -> None:
     expect_compiled = os.environ.get("RAIDT_EXPECT_COMPILED") == "1"
+    assert buildinfo.scoring_core_compiled() == expect_compiled
+    assert ("compiled" in buildinfo.describe().split()[0]) == expect_compiled
     suffixes = tuple(importlib.machinery.EXTENSION_SUFFIXES)
     for name in _compiled_modules():
         where = importlib.import_module(name).__file__ or ""

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from raidt.buildinfo import describe
 from raidt.cli._common import console, fail, open_app, print_json, progress, run_cli
 from raidt.core.aggregate import DIMENSIONS
 from raidt.core.rubric import PILLARS, load_rubric
@@ -191,7 +192,7 @@ def score(
                 _show_profile(profile)
             return
         with progress() as bar:
-            task = bar.add_task("scoring runs", total=None)
+            task = bar.add_task(f"scoring runs ({describe()})", total=None)
 
             def tick(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
