@@ -179,7 +179,11 @@ def test_stored_form_expands_to_the_full_profile(
         assert expand_stored(stored, RUBRIC) == full
         assert canonical_json(expand_stored(stored, RUBRIC)) == scored.profile().canonical()
         assert expand_stored(orjson.loads(orjson.dumps(compact_profile(full))), RUBRIC) == full
-        assert len(orjson.dumps(stored)) < 0.75 * len(orjson.dumps(full))
+        assert orjson.loads(orjson.dumps(compact_profile(full))) == stored
+        assert len(orjson.dumps(stored)) < 0.6 * len(orjson.dumps(full))
+        # each cited event id is written once
+        assert len(stored["cited"]) == len(set(stored["cited"]))
+        assert set(stored["cited"]) == {e for c in full["criteria"] for e in c["evidence"]}
 
 
 def test_stored_form_refuses_another_rubric_and_passes_full_profiles_through() -> None:
@@ -196,3 +200,19 @@ def test_stored_form_refuses_another_rubric_and_passes_full_profiles_through() -
         expand_stored(short, RUBRIC)
     full = scored.profile().to_json()
     assert expand_stored(full, other) is full  # written before the compact form existed
+    for bad in (-1, len(scored.stored()["cited"]), "0"):
+        forged = orjson.loads(orjson.dumps(scored.stored()))
+        forged["criteria"][0][2] = [bad]
+        with pytest.raises(ValueError, match="cites evidence outside its list"):
+            expand_stored(forged, RUBRIC)
+
+
+def test_format_2_rows_written_before_the_cited_list_still_expand() -> None:
+    """Stores scored before format 3 keep their rows until the next rescore."""
+    evs = _runs([(frozenset(OPTIONAL), 0, 0, False)])[0]
+    scored = evaluate(evs, policy=POLICY, rubric=RUBRIC, actors=ACTORS)
+    full = scored.profile().to_json()
+    old = {k: v for k, v in full.items()}
+    old["format"] = 2
+    old["criteria"] = [[c["result"], c["rationale"], c["evidence"]] for c in full["criteria"]]
+    assert expand_stored(orjson.loads(orjson.dumps(old)), RUBRIC) == full

@@ -473,8 +473,27 @@ def score_run(
     ).profile()
 
 
-#: ``format`` of the compact stored form of a profile (see :meth:`Evaluation.stored`)
-STORED_FORMAT = 2
+#: ``format`` of the compact stored form of a profile (see :meth:`Evaluation.stored`);
+#: format 2 (evidence ids written out in every criterion) is still read
+STORED_FORMAT = 3
+_STORED_FORMATS = (2, 3)
+
+
+def _cite_table(evidence: Sequence[Sequence[str]]) -> tuple[list[str], list[list[int]]]:
+    """Each distinct cited event id once, in order of first citation, and each criterion's
+    evidence as positions in that list. Criteria cite the same few events over and over:
+    a million stored profiles were a quarter event ids."""
+    index: dict[str, int] = {}
+    refs: list[list[int]] = []
+    for ids in evidence:
+        row: list[int] = []
+        for eid in ids:
+            at = index.get(eid)
+            if at is None:
+                at = index[eid] = len(index)
+            row.append(at)
+        refs.append(row)
+    return list(index), refs
 
 
 @dataclass(slots=True)  # read-only by convention: frozen __init__ costs 3x, once per run
@@ -529,16 +548,19 @@ class Evaluation:
 
     def stored(self) -> dict[str, Any]:
         """The compact stored form: the profile's JSON with each criterion reduced to
-        ``[result, rationale, evidence]`` in rubric order, marked ``"format": 2``; about
-        40 % smaller than the full profile."""
+        ``[result, rationale, evidence]`` in rubric order, the evidence as positions in one
+        ``cited`` list of event ids, marked ``"format": 3``; about half the size of the
+        full profile."""
+        cited, refs = _cite_table([o.evidence for o in self.outcomes])
         return {
             "format": STORED_FORMAT,
             "run_id": self.run_id,
             "readiness": self.readiness,
             "pillars": self.pillars,
+            "cited": cited,
             "criteria": [
-                (r, o.rationale, o.evidence)
-                for r, o in zip(self.results, self.outcomes, strict=True)
+                (r, o.rationale, ref)
+                for r, o, ref in zip(self.results, self.outcomes, refs, strict=True)
             ],
             "rubric": self.rubric,
             "policy": self.policy,
@@ -554,8 +576,10 @@ def compact_profile(profile: dict[str, Any]) -> dict[str, Any]:
     :func:`expand_stored` for the rubric the profile was scored with."""
     out = dict(profile)
     out["format"] = STORED_FORMAT
+    cited, refs = _cite_table([c["evidence"] for c in profile["criteria"]])
+    out["cited"] = cited
     out["criteria"] = [
-        [c["result"], c["rationale"], list(c["evidence"])] for c in profile["criteria"]
+        [c["result"], c["rationale"], ref] for c, ref in zip(profile["criteria"], refs, strict=True)
     ]
     return out
 
@@ -568,7 +592,8 @@ def expand_stored(stored: dict[str, Any], rubric: Rubric) -> dict[str, Any]:
     Raises:
         ValueError: the stored form names another rubric, or its criteria do not match.
     """
-    if stored.get("format") != STORED_FORMAT:
+    form = stored.get("format")
+    if form not in _STORED_FORMATS:
         return stored
     ref = stored["rubric"]
     if (ref.get("id"), ref.get("version"), ref.get("sha256")) != (
@@ -587,18 +612,29 @@ def expand_stored(stored: dict[str, Any], rubric: Rubric) -> dict[str, Any]:
             f"stored profile of run {stored.get('run_id')} has {len(rows)} criteria; "
             f"rubric {rubric.id}@{rubric.version} has {len(steps)}"
         )
-    out = {k: v for k, v in stored.items() if k != "format"}
+    out = {k: v for k, v in stored.items() if k not in ("format", "cited")}
+    cited: list[str] = stored.get("cited", [])
+    if form == 2:  # event ids written out in each criterion
+        evidence_of = [list(evidence) for _, _, evidence in rows]
+    else:
+        n = len(cited)
+        if not all(type(i) is int and 0 <= i < n for _, _, refs in rows for i in refs):
+            raise ValueError(
+                f"stored profile of run {stored.get('run_id')} cites evidence "
+                "outside its list of cited events"
+            )
+        evidence_of = [[cited[i] for i in refs] for _, _, refs in rows]
     out["criteria"] = [
         {
             "id": st.id,
             "pillar": st.pillar_text,
             "result": result,
             "rationale": rationale,
-            "evidence": list(evidence),
+            "evidence": evidence,
             "critical": st.critical,
             "obligations": list(st.obligations),
         }
-        for st, (result, rationale, evidence) in zip(steps, rows, strict=True)
+        for st, (result, rationale, _), evidence in zip(steps, rows, evidence_of, strict=True)
     ]
     out["readiness_reasons"] = list(out["readiness_reasons"])
     return out
