@@ -20,7 +20,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -316,8 +315,6 @@ class RetentionRule(_Strict):
 class Policy(_Strict):
     """One version of a use case's workflow policy."""
 
-    _approvals: dict[tuple[Any, ...], bool] = PrivateAttr(default_factory=dict)
-
     id: str = Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     version: Version
     title: str = Field(min_length=1)
@@ -402,24 +399,9 @@ class Policy(_Strict):
         )
 
     def model_approved(self, provider: str, model: str, parameters: dict[str, Any]) -> bool:
-        """True when the model is listed and every bounded parameter lies in bounds.
-
-        Memoised per policy object (scoring asks it for every model call of every run, and
-        runs share a handful of configurations); parameters with unhashable values are
-        judged without the memo.
-        """
-        try:
-            # the type is part of the key: 1, 1.0 and True are equal to Python, not here
-            params = tuple(sorted((k, type(v), v) for k, v in parameters.items()))
-            key = (provider, model, params)
-            hit = self._approvals.get(key)
-        except TypeError:
-            return self.model_problem(provider, model, parameters) is None
-        if hit is None:
-            if len(self._approvals) > 10_000:
-                self._approvals.clear()
-            hit = self._approvals[key] = self.model_problem(provider, model, parameters) is None
-        return hit
+        """True when the model is listed and every bounded parameter lies in bounds (the
+        checks ask through ``raidt.core.checks.model_ok``, which memoises the answer)."""
+        return self.model_problem(provider, model, parameters) is None
 
     def signoff_roles(self, risk_level: str | None) -> list[str]:
         """Roles whose sign-off a run of ``risk_level`` needs before it can close."""
