@@ -5,9 +5,10 @@ test`` and ``make demo`` use is never compiled, so an edited module takes effect
 A bulk rescore spends nearly all its CPU in the pure modules listed below (evidence, the
 26 checks, the profile, weak-point facts, the rollup, chain hashing). mypyc, the compiler
 mypy and black ship with, turns exactly those modules into C extensions with the same
-behaviour; it executes about 1.4x fewer instructions per run, and a million-run rescore on
-one core took 9 % less time (bench/RESULTS.md, sixth round). ``make compiled`` builds such an install into ``.venv-compiled``, and
-``make test-compiled`` runs the whole test suite against it, which CI does too.
+behaviour; it executes about 1.4x fewer instructions per run, and a million-run rescore
+on one core took 9 % less time (bench/RESULTS.md, sixth round). ``make compiled`` builds
+such an install into ``.venv-compiled``, and ``make test-compiled`` runs the whole test
+suite against it, which CI does too.
 """
 
 from __future__ import annotations
