@@ -7,7 +7,6 @@ configured use -> run-level evidence -> signed ledger -> verification -> score p
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import orjson
@@ -24,19 +23,89 @@ from raidt.services.scoring import ScoringService
 
 __all__ = ["run_demo"]
 
-_MARKER = ".raidt-demo"
+#: File the demo writes inside its home: the only proof that the folder is a demo store.
+_MARKER = ".raidt-demo-store"
+_MARKER_HEAD = "created by raidt demo; its files are listed below and may be deleted\n"
+#: The marker older demos wrote (same name as their default folder, hence the bug that let
+#: ``RAIDT_DEMO_HOME=DIR`` wipe a DIR holding a ``.raidt-demo`` *folder*): a regular file
+#: with exactly this text is still accepted.
+_OLD_MARKER = ".raidt-demo"
+_OLD_MARKER_TEXT = "created by raidt demo; safe to delete\n"
+#: What the demo itself writes into its home (SQLite, key, checkpoint, generated events).
+_DEMO_FILES = (
+    "raidt.db",
+    "raidt.db-wal",
+    "raidt.db-shm",
+    "raidt.db-journal",
+    "signing.key",
+    "origin",
+    "checkpoint.latest",
+    "checkpoint.latest.lock",
+    "demo-events.jsonl",
+)
+
+
+def _demo_home() -> Path:
+    """RAIDT_DEMO_HOME, else RAIDT_HOME (DESIGN 6), else ``./.raidt-demo``.
+
+    The default stays apart from ``./.raidt`` so that trying the demo in a project folder
+    never touches the store the other commands use there.
+    """
+    chosen = os.environ.get("RAIDT_DEMO_HOME") or os.environ.get("RAIDT_HOME")
+    return Path(chosen or ".raidt-demo")
+
+
+def _is_marker(path: Path, text: str | None = None) -> bool:
+    """A regular file (not a folder, not a link) the demo wrote."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        body = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return body == text if text is not None else body.startswith(_MARKER_HEAD)
+
+
+def _listed(marker: Path) -> list[str]:
+    """Plain file names listed in a marker (never a path: nothing outside the home)."""
+    names = marker.read_text(encoding="utf-8").splitlines()[1:]
+    return [n for n in names if n and "/" not in n and "\\" not in n and n not in (".", "..")]
+
+
+def _record(home: Path, name: str) -> None:
+    """Add a file the demo wrote to its marker, so a later run may remove it."""
+    with (home / _MARKER).open("a", encoding="utf-8") as fh:
+        fh.write(name + "\n")
 
 
 def _fresh_home() -> Path:
-    home = Path(os.environ.get("RAIDT_DEMO_HOME", ".raidt-demo"))
-    if home.exists():
-        if not (home / _MARKER).exists():
+    """The demo's home, emptied of what an earlier demo wrote there and nothing else.
+
+    The folder must be new, empty, or hold the demo's marker file. Only the files the demo
+    writes (and the ones its marker lists) are removed; the folder itself and anything
+    else in it are left alone.
+    """
+    home = _demo_home()
+    if home.exists() and not home.is_dir():
+        raise ConfigurationError(f"{home} is not a folder; set RAIDT_DEMO_HOME to another one")
+    marker, old = home / _MARKER, home / _OLD_MARKER
+    if home.is_dir() and any(home.iterdir()):
+        if _is_marker(marker):
+            names = {*_DEMO_FILES, *_listed(marker), _MARKER}
+        elif _is_marker(old, _OLD_MARKER_TEXT):
+            names = {*_DEMO_FILES, _OLD_MARKER, *(p.name for p in home.glob("run-*.zip"))}
+        else:
             raise ConfigurationError(
-                f"{home} exists and is not a demo store; set RAIDT_DEMO_HOME to another folder"
+                f"{home} exists and is not a demo store; the demo writes only into a new or "
+                "empty folder, or one an earlier demo made: set RAIDT_DEMO_HOME to another "
+                "folder"
             )
-        shutil.rmtree(home)
-    home.mkdir(parents=True)
-    (home / _MARKER).write_text("created by raidt demo; safe to delete\n")
+        for name in sorted(names):
+            path = home / name
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+    home.mkdir(parents=True, exist_ok=True)
+    marker.write_text(_MARKER_HEAD, encoding="utf-8")
     return home
 
 
@@ -169,6 +238,7 @@ def _scores_and_pack(app: App, home: Path) -> None:
     if best is None:
         return
     out = home / f"{best.run_id}.zip"
+    _record(home, out.name)
     PackService(app).build(best.run_id, out)
     results = verify_pack_file(out)
     ok = all(r.ok for r in results)
