@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from raidt.cli.main import app
+from raidt.cli.pack import EXIT_UNTRUSTED
 from raidt.core import packformat as pf
 from raidt.services.app import App
 from tests.services._packs import files_of, rezip, run_events
@@ -41,9 +42,28 @@ def test_build_then_verify_with_pinned_key(home: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     for check in pf.default_checks():
         assert f"✓ {check.name}" in r.output
-    r = runner.invoke(app, ["pack", "verify", str(out), "--json"])
+    assert "ok: integrity intact, signed by the pinned key" in r.output
+    r = runner.invoke(
+        app, ["pack", "verify", str(out), "--json", "--key", str(tmp_path / "org.pub.pem")]
+    )
+    assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert data["ok"] is True and data["checks"][0]["check"] == "files"
+    assert data["ok"] is True and data["trusted"] is True and data["status"] == "ok"
+    assert data["checks"][0]["check"] == "files"
+
+
+def test_unpinned_verify_is_integrity_without_trust(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r-1.zip"
+    assert runner.invoke(app, ["pack", "build", "r-1", "-o", str(out)]).exit_code == 0
+    r = runner.invoke(app, ["pack", "verify", str(out)])
+    assert r.exit_code == EXIT_UNTRUSTED == 3, r.output
+    assert "integrity ok, signer not trusted" in " ".join(r.output.split())
+    assert "✓ ok" not in r.output
+    r = runner.invoke(app, ["pack", "verify", str(out), "--json"])
+    assert r.exit_code == 3
+    data = json.loads(r.stdout)
+    assert data["ok"] is False and data["trusted"] is False and data["integrity"] is True
+    assert data["status"] == "untrusted" and data["key_pinned"] is False
 
 
 def test_verify_runs_without_any_store(home: Path, tmp_path: Path) -> None:
@@ -69,8 +89,8 @@ def test_verify_runs_without_any_store(home: Path, tmp_path: Path) -> None:
         text=True,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
-    assert "✓ ledger" in proc.stdout
+    assert proc.returncode == 3, proc.stderr  # intact, signer not pinned
+    assert "✓ ledger" in proc.stdout and "signer not trusted" in proc.stderr
     assert not (tmp_path / "nowhere").exists()
 
 
@@ -117,8 +137,9 @@ def test_period_build_and_verify(home: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["runs"] == 2
     r = runner.invoke(app, ["pack", "verify", str(out)])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 3, r.output
     assert "✓ packs" in r.output and "2 packs verified" in r.output
+    assert "signer not trusted" in " ".join(r.output.split())
 
 
 def test_report_html_and_pdf(home: Path, tmp_path: Path) -> None:

@@ -6,14 +6,16 @@ machine with nothing but the zip (and the organisation's public key, ideally).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from raidt.cli._common import console, err_console, fail, open_app, print_json, progress, run_cli
 
-__all__ = ["pack_app", "report"]
+__all__ = ["EXIT_UNTRUSTED", "pack_app", "report"]
 
 pack_app = typer.Typer(
     name="pack",
@@ -97,18 +99,42 @@ def build(
     )
 
 
-@pack_app.command("verify")
+#: exit status of ``pack verify`` when every check passed but no key was pinned
+EXIT_UNTRUSTED = 3
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _shown(text: str) -> str:
+    """Text from a pack, safe for the terminal: no Rich markup, no control sequences."""
+    return escape(_CONTROL.sub("\N{REPLACEMENT CHARACTER}", text))
+
+
+@pack_app.command(
+    "verify",
+    epilog="Exit status: 0 intact and signed by the pinned key; 1 a check failed or the "
+    f"pack is unreadable; {EXIT_UNTRUSTED} intact, but signed by a key nobody pinned "
+    "(no --key).",
+)
 def verify(
     file: Annotated[Path, typer.Argument(help="a pack zip, or an audit period (dir or zip)")],
     key: Annotated[
         Path | None,
-        typer.Option("--key", help="pin the signer's public key (PEM) obtained separately"),
+        typer.Option(
+            "--key",
+            help="the signer's public key (PEM), obtained from the organisation apart from "
+            "the pack; without it a pack can be intact but never trusted",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Verify a pack offline: digests, signature, event chain, inclusion proofs, score."""
-    from raidt.services.packs import verify_pack_file
-    from raidt.services.period_verify import is_period, verify_period
+    """Verify a pack offline: digests, signature, event chain, inclusion proofs, score.
+
+    Integrity (the files are what their signer signed) is reported apart from trust (the
+    signer is the key you pinned with --key): an unpinned pack that is intact exits
+    with status 3, "integrity ok, signer not trusted".
+    """
+    from raidt.services.packs import check_pack
+    from raidt.services.period_verify import check_period, is_period
 
     if not file.exists():
         fail(f"{file}: no such file or directory")
@@ -120,35 +146,26 @@ def verify(
         if is_period(file):
             with progress() as bar:
                 task = bar.add_task("verifying packs", total=None)
-                results = verify_period(
+                verdict = check_period(
                     file, pinned, progress=lambda d, t: bar.update(task, completed=d, total=t)
                 )
         else:
-            results = verify_pack_file(file, pinned)
-    ok = all(r.ok for r in results)
+            verdict = check_pack(file, pinned)
     if as_json:
-        print_json(
-            {
-                "ok": ok,
-                "file": str(file),
-                "key_pinned": key is not None,
-                "checks": [r.to_json() for r in results],
-            }
-        )
+        print_json({"file": str(file), **verdict.to_json()})
     else:
-        for r in results:
-            mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
+        for r in verdict.checks:
+            mark = "[dim]–[/]" if r.skipped else "[green]✓[/]" if r.ok else "[red]✗[/]"
             console.print(
-                f"{mark} [bold]{r.name:<16}[/] {r.detail}", highlight=False, soft_wrap=True
+                f"{mark} [bold]{r.name:<16}[/] {_shown(r.detail)}", highlight=False, soft_wrap=True
             )
-        if ok and key is None:
-            err_console.print(
-                "[yellow]note:[/] the signer key was not pinned; pass --key "
-                "with the organisation's public key to check who signed."
-            )
-    if not ok:
-        first = next(r for r in results if not r.ok)
-        fail(f"pack verification failed: {first.name}: {first.detail}")
+    if verdict.status == "failed":
+        fail(f"pack {_shown(verdict.summary())}")
+    if verdict.status == "untrusted":
+        err_console.print(f"[yellow]![/] {_shown(verdict.summary())}", highlight=False)
+        raise typer.Exit(EXIT_UNTRUSTED)
+    if not as_json:
+        console.print(f"[green]✓[/] {_shown(verdict.summary())}", highlight=False)
 
 
 def report(

@@ -47,10 +47,14 @@ __all__ = [
     "CheckResult",
     "PackCheck",
     "PackView",
+    "Verdict",
     "build_manifest",
+    "content_checks",
     "default_checks",
     "file_sha256",
     "rescore_from_pack",
+    "signature_checks",
+    "skipped",
     "verify_pack",
 ]
 
@@ -109,14 +113,83 @@ def build_manifest(files: Mapping[str, bytes], *, generator: str, run_id: str) -
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of one verification step, as printed by ``raidt pack verify``."""
+    """The outcome of one verification step, as printed by ``raidt pack verify``.
+
+    A ``skipped`` step was not run because an earlier one it depends on failed (nothing
+    a failed signature covers is read); it is never ``ok``.
+    """
 
     name: str
     ok: bool
     detail: str
+    skipped: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+        return {"check": self.name, "ok": self.ok, "skipped": self.skipped, "detail": self.detail}
+
+
+def skipped(names: Sequence[str], why: str) -> list[CheckResult]:
+    """Results for steps not run because of ``why``."""
+    return [CheckResult(n, False, f"not checked: {why}", skipped=True) for n in names]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a verification concluded: integrity of the bytes, and trust in the signer.
+
+    Integrity (every check passed) says the files are what their signer signed. Trust
+    says who that signer is: only a key the verifier pinned (``--key``), obtained apart
+    from the pack, establishes it. A pack signed by whoever made it, with the key shipped
+    inside, has integrity and no trust: anyone can build one.
+    """
+
+    checks: tuple[CheckResult, ...]
+    pinned: bool
+    #: key id (SHA-256 of the raw public key, hex) of the key the pack names as signer
+    signer: str | None = None
+
+    @property
+    def integrity(self) -> bool:
+        return bool(self.checks) and all(r.ok for r in self.checks)
+
+    @property
+    def trusted(self) -> bool:
+        return self.integrity and self.pinned
+
+    @property
+    def status(self) -> str:
+        """``ok`` (intact and signed by the pinned key), ``untrusted`` or ``failed``."""
+        if self.trusted:
+            return "ok"
+        return "untrusted" if self.integrity else "failed"
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((r for r in self.checks if not r.ok and not r.skipped), None)
+
+    def summary(self) -> str:
+        """One line saying what was established (and what was not)."""
+        kid = f"key id {self.signer[:16]}…" if self.signer else "an unreadable key"
+        if self.trusted:
+            return f"ok: integrity intact, signed by the pinned key ({kid})"
+        if self.integrity:
+            return (
+                f"integrity ok, signer not trusted: signed by {kid} shipped inside, which "
+                "nobody pinned; pass --key with the signer's public key obtained separately"
+            )
+        bad = self.first_failure
+        return "verification failed" + (f": {bad.name}: {bad.detail}" if bad else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.trusted,
+            "status": self.status,
+            "integrity": self.integrity,
+            "trusted": self.trusted,
+            "key_pinned": self.pinned,
+            "signer_key_id": self.signer,
+            "checks": [r.to_json() for r in self.checks],
+        }
 
 
 def _fail(file: str, what: str) -> PackError:
@@ -315,8 +388,12 @@ class SignatureCheck(PackCheck):
             verify_envelope(view.envelope, [key])
         except IntegrityError as exc:
             raise _fail(ATTESTATION, exc.message) from exc
-        how = "pinned key" if view.pinned_key_pem is not None else "key in pack, not pinned"
-        return f"Ed25519 DSSE signature valid; key id {kid[:16]}… ({how})"
+        if view.pinned_key_pem is not None:
+            return f"Ed25519 DSSE signature valid; key id {kid[:16]}… (the pinned key)"
+        return (
+            f"Ed25519 DSSE signature valid for the key shipped in the pack, key id "
+            f"{kid[:16]}… (not pinned: who signed is not established)"
+        )
 
 
 class StatementCheck(PackCheck):
@@ -543,16 +620,18 @@ def rescore_from_pack(view: PackView) -> dict[str, Any]:
     return profile
 
 
-def default_checks() -> tuple[PackCheck, ...]:
-    """Every check ``raidt pack verify`` runs, in the order it prints them.
+def signature_checks() -> tuple[PackCheck, ...]:
+    """The checks that need only the member names, the signer key and the envelope.
 
-    The signed statement is checked before the manifest: it names every file with its
-    digest under the signature, so an altered file (manifest included) is named exactly,
-    rather than the manifest being blamed on a file it merely disagrees with.
+    A verifier runs these first and reads nothing else when one fails: the signature is
+    what vouches for every other file, so bytes it does not vouch for are never inflated.
     """
+    return (FileSetCheck(), SignatureCheck())
+
+
+def content_checks() -> tuple[PackCheck, ...]:
+    """The checks of what the signature covers, run once :func:`signature_checks` pass."""
     return (
-        FileSetCheck(),
-        SignatureCheck(),
         StatementCheck(),
         ManifestCheck(),
         EventChainCheck(),
@@ -561,6 +640,16 @@ def default_checks() -> tuple[PackCheck, ...]:
         ScoreCheck(),
         ProvCheck(),
     )
+
+
+def default_checks() -> tuple[PackCheck, ...]:
+    """Every check ``raidt pack verify`` runs, in the order it prints them.
+
+    The signed statement is checked before the manifest: it names every file with its
+    digest under the signature, so an altered file (manifest included) is named exactly,
+    rather than the manifest being blamed on a file it merely disagrees with.
+    """
+    return signature_checks() + content_checks()
 
 
 def verify_pack(view: PackView, checks: Sequence[PackCheck] | None = None) -> list[CheckResult]:

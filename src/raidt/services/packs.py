@@ -32,7 +32,7 @@ from raidt.core.projection import project
 from raidt.core.prov import build_prov
 from raidt.core.rubric import Rubric
 from raidt.errors import PackError
-from raidt.services.packzip import read_zip, zip_bytes
+from raidt.services.packzip import PACK_LIMITS, ZipLimits, ZipReader, read_zip, zip_bytes
 from raidt.services.reports import RunReport, render_run_report
 
 if TYPE_CHECKING:
@@ -46,9 +46,11 @@ __all__ = [
     "PackService",
     "RunBundle",
     "assemble_files",
+    "check_pack",
     "ledger_proof_json",
     "pretty_json",
     "verify_pack_file",
+    "verify_pack_view",
 ]
 
 GENERATOR = f"raidt {__version__}"
@@ -321,9 +323,9 @@ class PackService:
     # --- verifying ---------------------------------------------------------------------
 
     @staticmethod
-    def verify(path: Path | bytes, key: bytes | None = None) -> list[pf.CheckResult]:
+    def verify(path: Path | bytes, key: bytes | None = None) -> pf.Verdict:
         """Verify a pack offline (no database). ``key``: PEM of the key to pin."""
-        return verify_pack_file(path, key)
+        return check_pack(path, key)
 
     # --- audit periods -----------------------------------------------------------------
 
@@ -342,11 +344,79 @@ class PackService:
         return build_period(self, use_case, since, until, out, progress=progress)
 
 
-def verify_pack_file(path: Path | bytes, key: bytes | None = None) -> list[pf.CheckResult]:
-    """Read a pack zip and run every check; unreadable zips fail the ``files`` check."""
+#: caps for the two members read before the signature is checked (both are a few KB)
+_HEAD_BYTES = 1 << 20
+
+
+def verify_pack_view(
+    source: Path | bytes,
+    key: bytes | None = None,
+    *,
+    limits: ZipLimits = PACK_LIMITS,
+    label: str | None = None,
+) -> tuple[pf.Verdict, pf.PackView | None]:
+    """Verify a pack zip; the verdict, and the view of its files when they were read.
+
+    Reading follows the trust line: the zip's directory (caps on members and sizes), then
+    only ``signer.pub.pem`` and ``attestation.dsse.json``; the file-set and signature
+    checks run on those, and only when they pass is anything else inflated (streamed,
+    within ``limits``). With ``key`` a pack signed by any other key is refused having
+    read nothing it names.
+    """
+    pinned = key is not None
     try:
-        contents = read_zip(path)
+        with ZipReader(source, limits=limits, label=label) as reader:
+            head = {
+                n: reader.read(n, cap=_HEAD_BYTES)
+                for n in (pf.SIGNER_KEY, pf.ATTESTATION)
+                if reader.size_of(n) is not None
+            }
+            gate_view = pf.PackView(files=head, names=reader.names, pinned_key_pem=key)
+            gate = pf.verify_pack(gate_view, pf.signature_checks())
+            signer = _signer_id(gate_view)
+            rest = [c.name for c in pf.content_checks()]
+            if not all(r.ok for r in gate):
+                why = "the signature did not verify, so nothing it covers was read"
+                return pf.Verdict((*gate, *pf.skipped(rest, why)), pinned, signer), None
+            try:
+                files = dict(head)
+                for name in dict.fromkeys(reader.names):
+                    if name not in files:
+                        files[name] = reader.read(name)
+            except PackError as exc:
+                failed = pf.CheckResult("read", False, exc.diagnostic())
+                why = "the pack could not be read within its limits"
+                return pf.Verdict((*gate, failed, *pf.skipped(rest, why)), pinned, signer), None
     except PackError as exc:
-        return [pf.CheckResult("files", False, exc.diagnostic())]
-    view = pf.PackView(files=contents.files, names=contents.names, pinned_key_pem=key)
-    return pf.verify_pack(view)
+        return pf.Verdict((pf.CheckResult("files", False, exc.diagnostic()),), pinned), None
+    view = pf.PackView(files=files, names=reader.names, pinned_key_pem=key)
+    return pf.Verdict((*gate, *pf.verify_pack(view, pf.content_checks())), pinned, signer), view
+
+
+def check_pack(
+    source: Path | bytes,
+    key: bytes | None = None,
+    *,
+    limits: ZipLimits = PACK_LIMITS,
+    label: str | None = None,
+) -> pf.Verdict:
+    """Verify a pack zip offline: integrity of every file, and whether the signer is the
+    pinned ``key`` (PEM). See :func:`verify_pack_view`."""
+    return verify_pack_view(source, key, limits=limits, label=label)[0]
+
+
+def verify_pack_file(
+    path: Path | bytes, key: bytes | None = None, *, limits: ZipLimits = PACK_LIMITS
+) -> list[pf.CheckResult]:
+    """Every check's result (the pack's integrity); unreadable zips fail ``files``.
+
+    Integrity is not trust: see :func:`check_pack` for whether the signer was pinned.
+    """
+    return list(check_pack(path, key, limits=limits).checks)
+
+
+def _signer_id(view: pf.PackView) -> str | None:
+    try:
+        return keyid(view.signer_key)
+    except PackError:
+        return None
