@@ -78,6 +78,7 @@ _TOP = frozenset(_CAPS)
 #: what :func:`~raidt.services.periodpacks.pack_file_name` can produce
 _PACK_NAME = re.compile(r"packs/[A-Za-z0-9._%-]{1,240}\.zip")
 _CHECKS = ("period signature", "consistency", "packs")
+_SYMLINK = "a symbolic link; a period holds only regular files"
 
 
 def _name_problem(name: str) -> str | None:
@@ -124,12 +125,15 @@ class _DirPeriod:
     def pack_names(self) -> set[str]:
         with os.scandir(self.root) as top:
             for entry in top:
-                if entry.name == "packs" and entry.is_dir(follow_symlinks=False):
+                if entry.name == "packs":
+                    if entry.is_symlink():
+                        raise PackError(f"packs: {_SYMLINK}")
+                    if not entry.is_dir(follow_symlinks=False):
+                        raise PackError("packs: not a directory")
                     continue
                 if entry.name not in _TOP:
                     raise PackError(f"{entry.name!r}: {_name_problem(entry.name)}")
-                if not entry.is_file(follow_symlinks=False):
-                    raise PackError(f"{entry.name}: not a regular file", file=entry.name)
+                _regular(entry, entry.name)
         fd = self._packs_fd()
         if fd is None:
             return set()
@@ -139,8 +143,7 @@ class _DirPeriod:
                 name = f"packs/{entry.name}"
                 if _name_problem(name) is not None:
                     raise PackError(f"{name!r}: {_name_problem(name)}")
-                if not entry.is_file(follow_symlinks=False):
-                    raise PackError(f"{name}: not a regular file", file=name)
+                _regular(entry, name)
                 names.add(name)
         return names
 
@@ -171,6 +174,13 @@ class _DirPeriod:
                 os.close(fd)
 
 
+def _regular(entry: os.DirEntry[str], name: str) -> None:
+    if entry.is_symlink():
+        raise PackError(f"{name}: {_SYMLINK}", file=name)
+    if not entry.is_file(follow_symlinks=False):
+        raise PackError(f"{name}: not a regular file", file=name)
+
+
 def _open_in(dir_fd: int, name: str, extra: int) -> int:
     """Open ``name`` inside ``dir_fd`` without following a symbolic link.
 
@@ -184,7 +194,7 @@ def _open_in(dir_fd: int, name: str, extra: int) -> int:
         raise
     except OSError as exc:
         if exc.errno in (errno.ELOOP, errno.EMLINK):  # EMLINK: what BSDs say for a link
-            raise PackError(f"{name}: a symbolic link; a period holds only regular files") from None
+            raise PackError(f"{name}: {_SYMLINK}") from None
         raise PackError(f"{name}: cannot open ({exc.strerror})") from None
 
 
