@@ -10,7 +10,9 @@
     ├── NotFoundError               unknown run, policy, rubric, template or actor
     ├── IntegrityError              evidence failed verification (chain, ledger, checkpoint)
     ├── PackError                   an evidence pack failed a check
-    └── ConfigurationError          RAIDT_HOME, database URL or signing key unusable
+    ├── ConfigurationError          RAIDT_HOME, database URL or signing key unusable
+    └── CaptureError                the SDK could not make a run durable (spool write failed)
+        └── SpoolFullError          the spool is at its limit and the recorder fails, not blocks
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CaptureError",
     "ConfigurationError",
     "ImportFileError",
     "IntegrityError",
@@ -25,6 +28,7 @@ __all__ = [
     "PackError",
     "PolicyViolation",
     "RaidtError",
+    "SpoolFullError",
     "ValidationError",
     "WorkflowError",
 ]
@@ -94,3 +98,15 @@ class PackError(RaidtError):
 
 class ConfigurationError(RaidtError):
     code = "configuration_error"
+
+
+class CaptureError(RaidtError):
+    """A run the SDK was asked to record is not durable (nothing was acknowledged)."""
+
+    code = "capture_error"
+
+
+class SpoolFullError(CaptureError):
+    """The spool holds as much undrained evidence as allowed; the run was not recorded."""
+
+    code = "spool_full"

@@ -313,3 +313,6 @@ app.add_typer(review_app, name="review")
 from raidt.cli.record import record_app  # noqa: E402
 
 app.add_typer(record_app)
+from raidt.cli.agent import agent  # noqa: E402
+
+app.command("agent")(agent)

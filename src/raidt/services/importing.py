@@ -8,7 +8,7 @@ exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import orjson
@@ -19,7 +19,7 @@ from raidt.core.events import EventIn
 from raidt.errors import ImportFileError
 from raidt.services.app import App
 
-__all__ = ["ImportResult", "import_file", "parse_jsonl"]
+__all__ = ["ImportResult", "append_runs", "import_file", "parse_jsonl"]
 
 #: fields an exported stored event carries that the importing store assigns afresh
 _SEALED_FIELDS = ("seq", "prev_hash", "hash")
@@ -132,6 +132,22 @@ def import_file(
     if count:
         app.checkpoint()
     return ImportResult(count, len(runs), skipped)
+
+
+def append_runs(app: App, runs: Sequence[Sequence[EventIn]]) -> int:
+    """Append recorded runs (each a list of events with ids) in one transaction, skipping
+    every run whose first event is already stored; returns the events appended.
+
+    For capture paths that may deliver the same run twice (a spool replayed after a
+    crash): each run was appended whole, in one transaction, so its first event id
+    stands for all of it, and a replay appends nothing twice.
+    """
+    firsts = [r[0].id for r in runs if r and r[0].id is not None]
+    with app.db.write() as conn:
+        stored = app.events.stored_ids(conn, firsts)
+        fresh = [e for r in runs if r and r[0].id not in stored for e in r]
+        app.events.append_in(conn, fresh)
+    return len(fresh)
 
 
 def _import_csv(

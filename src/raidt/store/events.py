@@ -141,6 +141,16 @@ class EventStore:
         self.ledger.add_leaves(conn, next_seq, leaves)
         return sealed
 
+    def stored_ids(self, conn: Connection, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` are already stored (read inside the caller's transaction)."""
+        out: set[str] = set()
+        mark = _mark(conn)
+        for i in range(0, len(event_ids), _CHUNK):
+            chunk = tuple(event_ids[i : i + _CHUNK])
+            sql = f"SELECT id FROM events WHERE id IN ({', '.join([mark] * len(chunk))})"
+            out.update(str(r[0]) for r in conn.exec_driver_sql(sql, chunk))
+        return out
+
     def _load_states(self, conn: Connection, run_ids: set[str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         ids = sorted(run_ids)
