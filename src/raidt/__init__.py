@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from raidt.errors import CaptureError, PolicyViolation, RaidtError, SpoolFullError
 
 if TYPE_CHECKING:
+    from raidt.sdk._openai import wrap_openai
     from raidt.sdk._recorder import Recorder, Run, current_run, governed
 
 __version__ = "0.1.0"
@@ -32,6 +33,7 @@ __all__ = [
     "__version__",
     "current_run",
     "governed",
+    "wrap_openai",
 ]
 
 _LAZY = {
@@ -39,6 +41,7 @@ _LAZY = {
     "Run": "raidt.sdk._recorder",
     "current_run": "raidt.sdk._recorder",
     "governed": "raidt.sdk._recorder",
+    "wrap_openai": "raidt.sdk._openai",
 }
 
 

@@ -35,6 +35,7 @@ def test_public_names_are_pinned() -> None:
         "__version__",
         "current_run",
         "governed",
+        "wrap_openai",
     ]
     for name in raidt.__all__:
         assert getattr(raidt, name) is not None

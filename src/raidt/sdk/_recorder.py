@@ -103,7 +103,17 @@ class Run:
     :class:`~raidt.errors.PolicyViolation` (recording nothing) where the policy refuses.
     """
 
-    __slots__ = ("_base", "_events", "_policy", "_recorder", "_token", "initiator", "run_id")
+    __slots__ = (
+        "_base",
+        "_count",
+        "_done",
+        "_events",
+        "_policy",
+        "_recorder",
+        "_token",
+        "initiator",
+        "run_id",
+    )
 
     def __init__(
         self,
@@ -120,6 +130,8 @@ class Run:
         self._policy = policy
         self._base = base
         self._events = events
+        self._count = len(events)
+        self._done = False
         self._token: contextvars.Token[Run | None] | None = None
 
     # --- helpers ------------------------------------------------------------------------
@@ -127,7 +139,8 @@ class Run:
     def _add(
         self, etype: str, payload: dict[str, Any], actor: str | None = None, role: str = ""
     ) -> None:
-        n = len(self._events)
+        n = self._count
+        self._count = n + 1
         eid = f"{self._base[:-2]}{n:02x}" if n < 256 else fast_id()
         self._events.append(
             [eid, etype, _time_ns(), actor or self.initiator, role or "initiator", payload]
@@ -191,6 +204,8 @@ class Run:
             responded["error"] = "no output recorded"
         self._add("model.invoked", invoked, actor)
         self._add("model.responded", responded, actor)
+        if self._done:
+            self._late()
 
     def tool_call(
         self,
@@ -212,6 +227,8 @@ class Run:
         if query is not None:
             payload["query"] = query
         self._add("retrieval.performed" if retrieval else "tool.called", payload, actor)
+        if self._done:
+            self._late()
 
     def review(
         self,
@@ -252,6 +269,8 @@ class Run:
         decision: dict[str, Any] = {} if reason is None else {"reason": reason}
         etype = "review.approved" if approved else "review.rejected"
         self._add(etype, decision, reviewer, "reviewer")
+        if self._done:
+            self._late()
 
     def close(self, disposition: str, **fields: Any) -> None:
         """Record ``run.closed`` with a disposition (and any mandatory fields the policy
@@ -259,6 +278,13 @@ class Run:
         if disposition not in _DISPOSITIONS:
             raise ValidationError(f"disposition must be one of {', '.join(_DISPOSITIONS)}")
         self._add("run.closed", {"disposition": disposition, **fields})
+        if self._done:
+            self._late()
+
+    def _late(self) -> None:
+        """Events added after the run's block ended (a stream read to its end later):
+        spooled at once as a record of their own, chained after the run's others."""
+        self._recorder._commit(self)
 
     # --- context manager ----------------------------------------------------------------
 
@@ -275,6 +301,7 @@ class Run:
         if self._token is not None:
             _current.reset(self._token)
             self._token = None
+        self._done = True
         self._recorder._commit(self)
 
     async def __aenter__(self) -> Run:
