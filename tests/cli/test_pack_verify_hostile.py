@@ -44,3 +44,12 @@ def test_markup_and_escapes_from_a_pack_reach_the_terminal_as_text(tmp_path: Pat
     assert r.exit_code == 1
     assert "\x1b" not in r.output and "\x07" not in r.output
     assert "[link=file:///etc/passwd]" in r.output.replace("\n", "")
+
+
+def test_a_key_that_is_a_device_or_missing_is_one_line(tmp_path: Path) -> None:
+    pack = tmp_path / "p.zip"
+    pack.write_bytes(craft([deflated("a", b"x")]))
+    r = runner.invoke(app, ["pack", "verify", str(pack), "--key", "/dev/zero"])
+    assert r.exit_code == 1 and "--key /dev/zero: not a regular file" in r.output
+    r = runner.invoke(app, ["pack", "verify", str(pack), "--key", str(tmp_path / "none.pem")])
+    assert r.exit_code == 1 and "cannot open (No such file or directory)" in r.output

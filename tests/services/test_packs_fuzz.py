@@ -106,7 +106,7 @@ def _member(draw: st.DrawFn) -> Member:
     if draw(st.booleans()):  # the header lies about the size
         size = draw(st.sampled_from([0, 10, _MiB - 1, 2 * _MiB, 2**32 - 1]))
     method = draw(st.sampled_from([0, 8, 8, 8, 12, 14]))
-    flags = draw(st.sampled_from([0, 0, 1, 8]))
+    flags = draw(st.sampled_from([0, 0, 0x1, 0x8, 0x20, 0x40, 0x800]))
     return Member(name, data, size, crc, method, flags)
 
 

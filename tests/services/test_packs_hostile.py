@@ -149,6 +149,8 @@ def test_the_signature_members_are_capped_before_they_are_read(pack: bytes) -> N
         ([Member("a", b"x", 1, method=12)], {}, "compression method 12"),
         ([Member("a", b"x", 1, method=14)], {}, "compression method 14"),
         ([Member("a", b"x", 1, method=0, flags=1)], {}, "encrypted"),
+        ([Member("a", b"x", 1, method=0, flags=0x20)], {}, "patched"),
+        ([Member("a", b"x", 1, method=0, flags=0x40)], {}, "encrypted"),
         ([deflated("../../etc/passwd", b"x")], {}, "not a plain file name"),
         ([deflated("/etc/passwd", b"x")], {}, "not a plain file name"),
     ],
@@ -221,6 +223,28 @@ def test_a_signed_index_naming_files_outside_the_period_is_refused_unread(
     bad = verdict.first_failure
     assert bad is not None and bad.name == "packs"
     assert f"names {name!r}, not the pack file of run" in bad.detail
+    _one_line(bad.detail)
+
+
+@pytest.mark.parametrize(
+    ("packs", "expected"),
+    [
+        ("x", "malformed (no 'packs' list)"),
+        ([1], "packs[0] malformed"),
+        ([{"run_id": "r-1", "file": 3, "sha256": "", "size": 1}], "packs[0] malformed"),
+        ([{"run_id": "r-1", "file": "packs/r-1.zip", "sha256": "", "size": True}], "malformed"),
+        ([{"run_id": "r-2", "file": "packs/r-1.zip", "sha256": "", "size": 1}], "not the pack"),
+    ],
+)
+def test_a_malformed_signed_index_is_one_line(
+    copy: Path, org: App, packs: object, expected: str
+) -> None:
+    def swap(index: dict[str, Any]) -> None:
+        index["packs"] = packs
+
+    _resign_period(copy, org.signing_key, swap)
+    bad = check_period(copy, public_key_pem(org.signing_key)).first_failure
+    assert bad is not None and bad.name == "packs" and expected in bad.detail
     _one_line(bad.detail)
 
 

@@ -133,16 +133,13 @@ def verify(
     signer is the key you pinned with --key): an unpinned pack that is intact exits
     with status 3, "integrity ok, signer not trusted".
     """
-    from raidt.services.packs import check_pack
+    from raidt.services.packs import check_pack, read_key_file
     from raidt.services.period_verify import check_period, is_period
 
     if not file.exists():
         fail(f"{file}: no such file or directory")
-    try:
-        pinned = key.read_bytes() if key is not None else None
-    except OSError as exc:
-        fail(f"--key {key}: {exc.strerror}")
     with run_cli():
+        pinned = read_key_file(key) if key is not None else None
         if is_period(file):
             with progress() as bar:
                 task = bar.add_task("verifying packs", total=None)

@@ -32,7 +32,15 @@ from raidt.core.projection import project
 from raidt.core.prov import build_prov
 from raidt.core.rubric import Rubric
 from raidt.errors import PackError
-from raidt.services.packzip import PACK_LIMITS, ZipLimits, ZipReader, read_zip, zip_bytes
+from raidt.services.packzip import (
+    PACK_LIMITS,
+    ZipLimits,
+    ZipReader,
+    open_regular,
+    read_capped,
+    read_zip,
+    zip_bytes,
+)
 from raidt.services.reports import RunReport, render_run_report
 
 if TYPE_CHECKING:
@@ -49,6 +57,7 @@ __all__ = [
     "check_pack",
     "ledger_proof_json",
     "pretty_json",
+    "read_key_file",
     "verify_pack_file",
     "verify_pack_view",
 ]
@@ -346,6 +355,8 @@ class PackService:
 
 #: caps for the two members read before the signature is checked (both are a few KB)
 _HEAD_BYTES = 1 << 20
+#: a PEM public key is a few hundred bytes
+_KEY_BYTES = 64 * 1024
 
 
 def verify_pack_view(
@@ -413,6 +424,16 @@ def verify_pack_file(
     Integrity is not trust: see :func:`check_pack` for whether the signer was pinned.
     """
     return list(check_pack(path, key, limits=limits).checks)
+
+
+def read_key_file(path: Path) -> bytes:
+    """The PEM a verifier pins with ``--key``: a regular file of at most 64 KiB.
+
+    Raises:
+        PackError: unreadable, not a regular file, or too large to be a public key.
+    """
+    with open_regular(path, f"--key {path}") as f:
+        return read_capped(f, _KEY_BYTES, f"--key {path}", "(not a public key)")
 
 
 def _signer_id(view: pf.PackView) -> str | None:

@@ -87,6 +87,20 @@ _EOCD64_LOCATOR_SIZE = 20
 _EOCD64 = b"PK\x06\x06"
 _EOCD64_SIZE = 56
 _METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+#: general-purpose flags a pack never sets: encryption (bits 0 and 6), patched data (bit 5)
+_REFUSED_FLAGS = 0x1 | 0x20 | 0x40
+#: what zipfile and zlib raise on data that lies about itself
+_DAMAGED = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    OverflowError,
+    NotImplementedError,
+    RuntimeError,
+    struct.error,
+    zlib.error,
+)
 
 
 def _info(name: str) -> zipfile.ZipInfo:
@@ -242,7 +256,7 @@ class ZipReader:
         try:
             self._file.seek(0)
             zf = zipfile.ZipFile(self._file)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except _DAMAGED as exc:
             raise PackError(f"{where}: not a readable zip file ({exc})") from None
         infos = zf.infolist()
         if len(infos) > lim.members:
@@ -269,8 +283,10 @@ class ZipReader:
         problem = name_problem(info.filename)
         if problem is not None:
             return problem
-        if info.flag_bits & 0x1:
-            return "encrypted (a pack is never encrypted)"
+        if info.flag_bits & _REFUSED_FLAGS:
+            return (
+                f"flags {info.flag_bits:#06x}: encrypted or patched data (a pack is never either)"
+            )
         if info.compress_type not in _METHODS:
             return f"compression method {info.compress_type} (only stored and deflated are read)"
         if info.file_size > self.limits.member_bytes:
@@ -320,7 +336,7 @@ class ZipReader:
                 data = read_capped(stream, limit, name, "once inflated")
         except PackError:
             raise
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        except _DAMAGED as exc:
             raise PackError(f"{name}: damaged in the zip ({exc})", file=name) from None
         if len(data) != info.file_size:
             raise PackError(

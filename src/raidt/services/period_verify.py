@@ -164,7 +164,7 @@ class _DirPeriod:
             if not stat.S_ISREG(st.st_mode):
                 raise PackError(f"{name}: not a regular file", file=name)
             if st.st_size > cap:
-                raise PackError(f"{name}: {st.st_size:,} bytes; at most {cap:,} are read")
+                raise PackError(f"{name}: {st.st_size:,} bytes, more than the {cap:,} expected")
             os.set_blocking(fd, True)
             return read_capped(f, cap, name, "read")
 
