@@ -359,3 +359,15 @@ def test_periods_report_trust_the_same_way(period: Path, org_pem: bytes) -> None
     assert check_period(period, org_pem).status == "ok"
     other = public_key_pem(Ed25519PrivateKey.generate())
     assert check_period(period, other).status == "failed"
+
+
+def test_a_period_longer_than_a_verifier_reads_is_refused_at_build(
+    org: App, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from raidt.errors import ValidationError
+    from raidt.services import periodpacks
+
+    monkeypatch.setattr(periodpacks, "MAX_PACKS", 1)
+    with pytest.raises(ValidationError, match="2 runs in the period, more than the 1"):
+        PackService(org).build_period("discharge-summary", SINCE, UNTIL, tmp_path / "p.zip")
+    assert list(tmp_path.iterdir()) == []

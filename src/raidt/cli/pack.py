@@ -159,10 +159,12 @@ def verify(
     if verdict.status == "failed":
         fail(f"pack {_shown(verdict.summary())}")
     if verdict.status == "untrusted":
-        err_console.print(f"[yellow]![/] {_shown(verdict.summary())}", highlight=False)
+        err_console.print(
+            f"[yellow]![/] {_shown(verdict.summary())}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_UNTRUSTED)
     if not as_json:
-        console.print(f"[green]✓[/] {_shown(verdict.summary())}", highlight=False)
+        console.print(f"[green]✓[/] {_shown(verdict.summary())}", highlight=False, soft_wrap=True)
 
 
 def report(

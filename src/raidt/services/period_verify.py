@@ -42,6 +42,7 @@ from raidt.services.packzip import PACK_LIMITS, ZipLimits, ZipReader, read_cappe
 from raidt.services.periodpacks import (
     ATTESTATION,
     INDEX,
+    MAX_PACKS,
     PERIOD_FILES,
     PROOF,
     REPORT,
@@ -57,8 +58,6 @@ __all__ = [
 ]
 
 _MiB = 1 << 20
-#: runs in one period a verifier reads (the index of that many is about 60 MiB)
-MAX_PACKS = 250_000
 #: the most each signed period file may hold
 _CAPS: dict[str, int] = {
     pf.SIGNER_KEY: 64 * 1024,

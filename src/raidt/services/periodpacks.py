@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from raidt.services.scoring import ScoreInputs
 
 __all__ = [
+    "MAX_PACKS",
     "PERIOD_FILES",
     "PeriodResult",
     "build_period",
@@ -63,6 +64,9 @@ ATTESTATION = "period.dsse.json"
 PERIOD_FORMAT = "raidt-audit-period/1"
 #: the signed files of a period (besides the packs, which the index lists)
 PERIOD_FILES = (INDEX, PROOF, REPORT, pf.SIGNER_KEY)
+#: runs in one period: what a verifier reads (its index is then at most about 40 MiB);
+#: a longer period is split into several
+MAX_PACKS = 100_000
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 _PAGE = 500
 
@@ -368,6 +372,12 @@ def build_period(
     from raidt.store.keys import public_key_pem
 
     _check_period(since, until)
+    runs = _count_runs(svc, use_case, since, until)
+    if runs > MAX_PACKS:
+        raise ValidationError(
+            f"{use_case}: {runs:,} runs in the period, more than the {MAX_PACKS:,} one "
+            "audit period may hold; split it into shorter periods"
+        )
     app = svc.app
     note = app.checkpoint()
     cp, _ = parse_note(note)
