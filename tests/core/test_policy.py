@@ -78,7 +78,7 @@ def test_model_bounds() -> None:
     assert not p.model_approved("openai", "gpt-4o", {"response_format": "xml"})
     assert not p.model_approved("openai", "gpt-4", {})
     why = p.model_problem("openai", "gpt-4o", {"temperature": 0.9})
-    assert why is not None and "above the maximum 0.5" in why
+    assert why is not None and "above the policy's maximum 0.5" in why
     why = p.model_problem("anthropic", "claude-sonnet-4", {})
     assert why is not None and "approved: openai/gpt-4o" in why
 

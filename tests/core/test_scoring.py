@@ -16,7 +16,7 @@ from raidt.core.yamldoc import YamlDocumentError
 from raidt.services.scoring import default_rubric_text
 from tests.core._runs import ACTORS, ALL, POLICY, build_run, seal
 
-RUBRIC = load_rubric(default_rubric_text(), "raidt-default-1.yaml")
+RUBRIC = load_rubric(default_rubric_text(), "raidt-default-2.yaml")
 LEVELS = [lv.value for lv in Readiness]
 
 
@@ -27,9 +27,9 @@ def score(events: list[Event], **kw: object) -> ScoreProfile:
 
 
 def test_default_rubric_shape() -> None:
-    assert RUBRIC.id == "raidt-default" and RUBRIC.version == "1"
+    assert RUBRIC.id == "raidt-default" and RUBRIC.version == "2"
     for pillar, items in RUBRIC.pillars.items():
-        assert 4 <= len(items) <= 6, pillar
+        assert 4 <= len(items) <= 7, pillar
         for c in items:
             assert c.check in CHECKS
             assert any(o.startswith("R") and o[1:].isdigit() for o in c.obligations), c.id
@@ -60,7 +60,7 @@ def test_profile_shape_matches_design() -> None:
     for c in p["criteria"]:
         assert {"id", "pillar", "result", "rationale", "evidence"} <= set(c)
         assert c["result"] in ("met", "partial", "unmet", "not_applicable")
-    assert p["rubric"] == {"id": "raidt-default", "version": "1", "sha256": RUBRIC.content_hash}
+    assert p["rubric"] == {"id": "raidt-default", "version": "2", "sha256": RUBRIC.content_hash}
     assert p["policy"]["sha256"] == POLICY.content_hash
 
 

@@ -190,13 +190,14 @@ def test_stored_form_refuses_another_rubric_and_passes_full_profiles_through() -
     evs = _runs([(frozenset(OPTIONAL), 0, 0, False)])[0]
     scored = evaluate(evs, policy=POLICY, rubric=RUBRIC, actors=ACTORS)
     other = load_rubric(
-        default_rubric_text().replace('version: "1"', 'version: "2"', 1), "other.yaml"
+        default_rubric_text().replace('version: "2"', 'version: "3"', 1), "other.yaml"
     )
-    with pytest.raises(ValueError, match=r"scored with rubric raidt-default@1, not .*@2"):
+    with pytest.raises(ValueError, match=r"scored with rubric raidt-default@2, not .*@3"):
         expand_stored(orjson.loads(orjson.dumps(scored.stored())), other)
     short = orjson.loads(orjson.dumps(scored.stored()))
     short["criteria"].pop()
-    with pytest.raises(ValueError, match="has 25 criteria; rubric raidt-default@1 has 26"):
+    n = len(RUBRIC.criteria)
+    with pytest.raises(ValueError, match=f"has {n - 1} criteria; rubric raidt-default@2 has {n}"):
         expand_stored(short, RUBRIC)
     full = scored.profile().to_json()
     assert expand_stored(full, other) is full  # written before the compact form existed

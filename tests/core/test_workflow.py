@@ -398,7 +398,7 @@ def test_template_and_model_approval_reasons() -> None:
         "template memo@1 is not approved by policy credit-memo@3 (approved: memo@2)"
     )
     assert check_model(POLICY, "openai", "gpt-4o", {"temperature": 0.2}) is None
-    assert "temperature=0.9 is above the maximum 0.5" in str(
+    assert "temperature 0.9 is above the policy's maximum 0.5" in str(
         check_model(POLICY, "openai", "gpt-4o", {"temperature": 0.9})
     )
     assert check_model(POLICY, "acme", "m1", {}) == (

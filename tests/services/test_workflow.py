@@ -313,7 +313,7 @@ def test_model_call_refusal_deviation_and_capture(app: App, wf: WorkflowService)
     n = app.events.count_events()
     with pytest.raises(
         PolicyViolation,
-        match=r"parameter temperature=0.9 is above the maximum 0.5 for openai/gpt-4o",
+        match=r"parameter temperature 0.9 is above the policy.s maximum 0.5 for openai/gpt-4o",
     ):
         wf.record_model_call("a-1", "openai", "gpt-4o", {"temperature": 0.9}, "p", "o")
     with pytest.raises(PolicyViolation, match="model acme/m1 is not approved"):

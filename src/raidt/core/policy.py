@@ -135,13 +135,23 @@ class ParamBound(_Strict):
     def problem(self, name: str, value: Any) -> str | None:
         """Why ``value`` is out of bounds, or None when it is within them."""
         if self.allowed is not None and value not in self.allowed:
-            return f"parameter {name}={value!r} is not one of {self.allowed!r}"
+            allowed = ", ".join(_plain(v) for v in self.allowed)
+            return f"parameter {name} {_plain(value)} is not one the policy allows ({allowed})"
         if isinstance(value, int | float) and not isinstance(value, bool):
             if self.min is not None and value < self.min:
-                return f"parameter {name}={value} is below the minimum {self.min:g}"
+                return f"parameter {name} {value:g} is below the policy's minimum {self.min:g}"
             if self.max is not None and value > self.max:
-                return f"parameter {name}={value} is above the maximum {self.max:g}"
+                return f"parameter {name} {value:g} is above the policy's maximum {self.max:g}"
         return None
+
+
+def _plain(value: Any) -> str:
+    """A parameter value as a person writes it (no Python quotes or ``None``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 class ApprovedModel(_Strict):
@@ -189,6 +199,9 @@ class ReviewRule(_Strict):
     """The minimum review: time spent, checklist items answered, guidance acknowledged."""
 
     min_seconds: int = Field(default=0, ge=0)
+    #: reviewers take runs from a shared queue themselves, so a decision by a reviewer no
+    #: review.assigned names still counts as oversight (otherwise it must be assigned)
+    self_assign: bool = False
     checklist: list[str] = []
     #: the guidance a reviewer must acknowledge before approving
     guidance: Guidance | None = None
@@ -352,8 +365,15 @@ class Policy(_Strict):
 
     @property
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the validated policy (formatting-independent)."""
-        return sha256_hex(canonical_json(self.model_dump(mode="json")))
+        """SHA-256 of the canonical JSON of the validated policy (formatting-independent).
+
+        Fields added to the format later (``review.self_assign``) are hashed only when they
+        differ from their default, so a policy written before them keeps its hash.
+        """
+        data = self.model_dump(mode="json")
+        if not data["review"]["self_assign"]:
+            del data["review"]["self_assign"]
+        return sha256_hex(canonical_json(data))
 
     def template_approved(self, template_id: str, version: str, sha256: str | None = None) -> bool:
         """True when the template version is approved (and its hash matches, if pinned)."""

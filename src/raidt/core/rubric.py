@@ -14,7 +14,7 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from raidt.core.canonical import canonical_json
 from raidt.core.hashing import sha256_hex
@@ -71,8 +71,19 @@ class Criterion(_Strict):
     params: dict[str, Any] = {}
     weight: float = Field(default=1.0, gt=0, le=100)
     critical: bool = False
+    #: the highest readiness a run may reach while this criterion is not met (unmet or
+    #: partial): how a rubric says "a nominal review is not oversight, whatever the
+    #: rest of the record shows" without making the run ungovernable
+    cap: Readiness | None = None
     #: references from REGULATORY.md, e.g. ``R3``, ``EU AI Act Art. 14(5)``
     obligations: list[str] = []
+
+    @field_validator("cap")
+    @classmethod
+    def _cap_above_floor(cls, value: Readiness | None) -> Readiness | None:
+        if value is Readiness.NOT_GOVERNABLE:
+            raise ValueError("cap 'not_governable' is what critical: true means; use that")
+        return value
 
 
 class LevelThreshold(_Strict):

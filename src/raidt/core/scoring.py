@@ -31,7 +31,7 @@ from raidt.core.checks import (
 )
 from raidt.core.events import Event, EventType
 from raidt.core.policy import Policy
-from raidt.core.rubric import PILLARS, Pillar, Readiness, Rubric
+from raidt.core.rubric import PILLARS, READINESS_LEVELS, Pillar, Readiness, Rubric
 from raidt.core.timefmt import format_ts, parse_ts
 
 __all__ = [
@@ -40,6 +40,7 @@ __all__ = [
     "CriterionScore",
     "Evaluation",
     "ScoreProfile",
+    "ScoringPlan",
     "compact_profile",
     "content_hash_of",
     "evaluate",
@@ -50,26 +51,9 @@ __all__ = [
 #: how much each result counts towards its pillar (not_applicable is left out)
 RESULT_VALUE: dict[Result, float] = {Result.MET: 1.0, Result.PARTIAL: 0.5, Result.UNMET: 0.0}
 
-_HASH_CACHE: dict[int, tuple[object, str]] = {}
-
 _RESULT_TEXT: dict[Result, str] = {r: r.value for r in Result}
-
-_DUMPS: dict[int, tuple[Comparables, dict[str, Any]]] = {}
-
-
-def _comparables_json(comparables: Comparables) -> dict[str, Any]:
-    """``comparables.model_dump(mode="json")``, built once per object (a bulk rescore
-    shares one summary among every run of a use case). The answer is shared: an
-    :class:`Evaluation` is read-only, and :meth:`Evaluation.profile` copies it."""
-    hit = _DUMPS.get(id(comparables))
-    if hit is None or hit[0] is not comparables:
-        if len(_DUMPS) > 256:
-            _DUMPS.clear()
-        hit = _DUMPS[id(comparables)] = (
-            comparables,
-            comparables.model_dump(mode="json"),
-        )
-    return hit[1]
+_LEVEL_RANK: dict[str, int] = {lvl.value: i for i, lvl in enumerate(READINESS_LEVELS)}
+_NOT_MET = (Result.UNMET.value, Result.PARTIAL.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,107 +67,159 @@ class _Step:
     params: dict[str, Any]
     weight: float
     critical: bool
+    cap: str | None
     obligations: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
-class _Plan:
-    """A rubric's criteria as resolved steps, with the per-criterion columns bulk scoring
-    and the rollup read (criterion ids and obligations, in rubric order)."""
+class _Levels:
+    """What a vector of criterion results adds up to, before any run's words are added."""
 
-    rubric: Rubric
-    steps: tuple[_Step, ...]
-    ids: tuple[str, ...]
-    obligations: tuple[tuple[str, ...], ...]
+    pillars: dict[str, int]
+    mean: float
+    level: str
+    #: the first level whose thresholds fail and why (threshold words, critical ids)
+    failed: str | None
+    failures: tuple[str, ...]
+    critical_bad: tuple[int, ...]
 
 
-_PLANS: dict[int, _Plan] = {}
+class ScoringPlan:
+    """A rubric resolved once for scoring: each criterion's check, parameters, weight, cap
+    and obligations, the rubric's reference, and the pillar arithmetic per vector of results.
 
+    Built once per rubric and passed to :func:`evaluate`, so a million-run rescore resolves
+    the rubric and hashes it once, and looks up the arithmetic of the few hundred distinct
+    result vectors it meets instead of redoing it per run. Policy references (id, version,
+    content hash) are kept per policy version here too.
+    """
 
-def _plan(rubric: Rubric) -> _Plan:
-    """The rubric's resolved plan, memoised per rubric object."""
-    hit = _PLANS.get(id(rubric))
-    if hit is not None and hit.rubric is rubric:
-        return hit
-    if len(_PLANS) > 64:
-        _PLANS.clear()
-    steps = tuple(
-        _Step(
-            id=c.id,
-            pillar=c.pillar,
-            pillar_text=c.pillar.value,
-            check=CHECKS[c.check],
-            params=c.params,
-            weight=c.weight,
-            critical=c.critical,
-            obligations=tuple(c.obligations),
+    __slots__ = ("_levels", "_policy_refs", "ids", "obligations", "ref", "rubric", "steps")
+
+    def __init__(self, rubric: Rubric) -> None:
+        self.rubric = rubric
+        self.steps = tuple(
+            _Step(
+                id=c.id,
+                pillar=c.pillar,
+                pillar_text=c.pillar.value,
+                check=CHECKS[c.check],
+                params=c.params,
+                weight=c.weight,
+                critical=c.critical,
+                cap=None if c.cap is None else c.cap.value,
+                obligations=tuple(c.obligations),
+            )
+            for c in rubric.criteria
         )
-        for c in rubric.criteria
-    )
-    plan = _Plan(
-        rubric=rubric,
-        steps=steps,
-        ids=tuple(c.id for c in steps),
-        obligations=tuple(c.obligations for c in steps),
-    )
-    _PLANS[id(rubric)] = plan
-    return plan
+        self.ids = tuple(st.id for st in self.steps)
+        self.obligations = tuple(st.obligations for st in self.steps)
+        self.ref = {"id": rubric.id, "version": rubric.version, "sha256": rubric.content_hash}
+        self._levels: dict[tuple[str, ...], _Levels] = {}
+        self._policy_refs: dict[tuple[str, str], dict[str, str]] = {}
 
+    def policy_ref(self, policy: Policy) -> dict[str, str]:
+        """``{"id", "version", "sha256"}`` of a policy version (hashed once per version: the
+        registry refuses two texts for one id and version)."""
+        key = (policy.id, policy.version)
+        ref = self._policy_refs.get(key)
+        if ref is None:
+            ref = self._policy_refs[key] = {
+                "id": policy.id,
+                "version": policy.version,
+                "sha256": policy.content_hash,
+            }
+        return ref
 
-_CONTEXTS: dict[tuple[object, ...], tuple[tuple[object, ...], tuple[CheckContext, ...]]] = {}
-
-
-def _contexts(
-    rubric: Rubric,
-    policy: Policy | None,
-    actors: ActorDirectory,
-    comparables: Comparables | None,
-    chain_ok: bool,
-    when: datetime | None,
-) -> tuple[CheckContext, ...]:
-    """Each criterion's :class:`CheckContext`, memoised per combination of inputs (a bulk
-    rescore shares a handful of policies, comparables and judging instants among a million
-    runs, so it builds them once instead of once per criterion and run)."""
-    # equal instants share contexts (open runs each bring a new datetime object); the
-    # objects are compared by identity, and kept in the memo so their ids stay theirs
-    inputs: tuple[object, ...] = (rubric, policy, actors, comparables)
-    instant = None if when is None else when.isoformat()
-    key = (id(rubric), id(policy), id(actors), id(comparables), chain_ok, instant)
-    hit = _CONTEXTS.get(key)
-    if hit is not None and all(a is b for a, b in zip(hit[0], inputs, strict=True)):
-        return hit[1]
-    if len(_CONTEXTS) > 256:
-        _CONTEXTS.clear()
-    base = CheckContext(
-        policy=policy, actors=actors, comparables=comparables, chain_ok=chain_ok, as_of=when
-    )
-    found = tuple(
-        CheckContext(
+    def contexts(
+        self,
+        policy: Policy | None,
+        actors: ActorDirectory,
+        comparables: Comparables | None,
+        chain_ok: bool,
+        as_of: datetime | None,
+        recorded_by: datetime | None,
+    ) -> list[CheckContext]:
+        """Each criterion's :class:`CheckContext` for one run (criteria without parameters
+        share one)."""
+        base = CheckContext(
             policy=policy,
             actors=actors,
             comparables=comparables,
             chain_ok=chain_ok,
-            as_of=when,
-            params=c.params,
+            as_of=as_of,
+            recorded_by=recorded_by,
         )
-        if c.params
-        else base
-        for c in _plan(rubric).steps
-    )
-    _CONTEXTS[key] = (inputs, found)
-    return found
+        return [
+            CheckContext(
+                policy=policy,
+                actors=actors,
+                comparables=comparables,
+                chain_ok=chain_ok,
+                as_of=as_of,
+                params=st.params,
+                recorded_by=recorded_by,
+            )
+            if st.params
+            else base
+            for st in self.steps
+        ]
+
+    def levels(self, results: tuple[str, ...]) -> _Levels:
+        """Pillar scores and the threshold level of a vector of results (rubric order)."""
+        hit = self._levels.get(results)
+        if hit is None:
+            if len(self._levels) > 50_000:
+                self._levels.clear()
+            hit = self._levels[results] = self._compute(results)
+        return hit
+
+    def _compute(self, results: tuple[str, ...]) -> _Levels:
+        totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
+        for st, result in zip(self.steps, results, strict=True):
+            if result != Result.NOT_APPLICABLE:
+                t = totals[st.pillar]
+                t[0] += st.weight * RESULT_VALUE[Result(result)]
+                t[1] += st.weight
+        # an empty pillar (everything not applicable) asks nothing of the run: full marks
+        pillars = {
+            p.value: (int(100 * num / den + 0.5) if den else 100)
+            for p, (num, den) in totals.items()
+        }
+        mean = sum(pillars.values()) / len(pillars)
+        achieved = Readiness.NOT_GOVERNABLE
+        for level in (Readiness.BASIC, Readiness.MANAGED, Readiness.AUDIT_READY):
+            thr = self.rubric.thresholds.for_level(level)
+            fails: list[str] = []
+            low = [
+                f"{p} {v} < {thr.min_pillar:g}" for p, v in pillars.items() if v < thr.min_pillar
+            ]
+            if low:
+                fails.append("pillar(s) below threshold: " + ", ".join(low))
+            if mean < thr.min_mean:
+                fails.append(f"mean {mean:.1f} < {thr.min_mean:g}")
+            bad: tuple[int, ...] = ()
+            if thr.critical == "no_unmet":
+                bad = tuple(
+                    i
+                    for i, (st, r) in enumerate(zip(self.steps, results, strict=True))
+                    if st.critical and r == Result.UNMET
+                )
+            elif thr.critical == "all_met":
+                bad = tuple(
+                    i
+                    for i, (st, r) in enumerate(zip(self.steps, results, strict=True))
+                    if st.critical and r in _NOT_MET
+                )
+            if fails or bad:
+                return _Levels(pillars, mean, achieved.value, level.value, tuple(fails), bad)
+            achieved = level
+        return _Levels(pillars, mean, achieved.value, None, (), ())
 
 
 def content_hash_of(obj: Policy | Rubric) -> str:
-    """``obj.content_hash``, memoised per object (scoring a million runs hashes it once)."""
-    hit = _HASH_CACHE.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    if len(_HASH_CACHE) > 256:
-        _HASH_CACHE.clear()
-    digest = obj.content_hash
-    _HASH_CACHE[id(obj)] = (obj, digest)
-    return digest
+    """``obj.content_hash`` (kept for callers outside scoring)."""
+    return obj.content_hash
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,51 +338,46 @@ def _chain_intact(ev: RunEvidence) -> str | None:
 
 
 def _readiness(
-    rubric: Rubric,
-    pillars: dict[str, int],
-    critical: Sequence[tuple[str, str]],
-    chain_problem: str | None,
-) -> tuple[str, tuple[str, ...]]:
-    """The readiness level and its reasons; ``critical`` is (criterion id, result) of each
-    critical criterion, in rubric order."""
-    if chain_problem is not None:
-        return Readiness.NOT_GOVERNABLE.value, (chain_problem,)
-    mean = sum(pillars.values()) / len(pillars)
+    plan: ScoringPlan,
+    results: tuple[str, ...],
+    outcomes: Sequence[CheckResult],
+    problem: str | None,
+) -> tuple[dict[str, int], str, tuple[str, ...]]:
+    """Pillar scores, the readiness level and its reasons in words.
+
+    The level is the highest whose thresholds hold, then lowered to the ``cap`` of every
+    criterion that is not met; each reason names the criterion and says, with the check's
+    own rationale, what failed. A problem with the record itself (no events, a broken
+    chain) means ``not_governable`` whatever the criteria say.
+    """
+    lv = plan.levels(results)
+    pillars = dict(lv.pillars)
+    if problem is not None:
+        return pillars, Readiness.NOT_GOVERNABLE.value, (problem,)
+    steps = plan.steps
+    level = lv.level
     reasons: list[str] = []
-    achieved = Readiness.NOT_GOVERNABLE
-    for level in (Readiness.BASIC, Readiness.MANAGED, Readiness.AUDIT_READY):
-        thr = rubric.thresholds.for_level(level)
-        fails: list[str] = []
-        low = [f"{p} {v} < {thr.min_pillar:g}" for p, v in pillars.items() if v < thr.min_pillar]
-        if low:
-            fails.append("pillar(s) below threshold: " + ", ".join(low))
-        if mean < thr.min_mean:
-            fails.append(f"mean {mean:.1f} < {thr.min_mean:g}")
-        if thr.critical == "no_unmet":
-            bad = [cid for cid, result in critical if result == Result.UNMET]
-            if bad:
-                fails.append("critical criteria unmet: " + ", ".join(bad))
-        elif thr.critical == "all_met":
-            bad = [
-                f"{cid} ({result})"
-                for cid, result in critical
-                if result not in (Result.MET, Result.NOT_APPLICABLE)
-            ]
-            if bad:
-                fails.append("critical criteria not met: " + ", ".join(bad))
-        if fails:
-            reasons.append(f"not {level.value}: " + "; ".join(fails))
-            break
-        achieved = level
-    if achieved is Readiness.AUDIT_READY:
-        reasons.append(f"audit_ready: every threshold holds (mean {mean:.1f})")
-    elif achieved is Readiness.NOT_GOVERNABLE:
-        reasons.insert(0, f"not_governable: the thresholds for basic do not hold (mean {mean:.1f})")
+    if lv.failed is not None:
+        parts = list(lv.failures)
+        parts += [
+            f"critical {steps[i].id} is {results[i]}: {outcomes[i].rationale}"
+            for i in lv.critical_bad
+        ]
+        reasons.append(f"not {lv.failed}: " + "; ".join(parts))
+    for st, result, outcome in zip(steps, results, outcomes, strict=True):
+        if st.cap is not None and result in _NOT_MET and _LEVEL_RANK[level] > _LEVEL_RANK[st.cap]:
+            reasons.append(f"capped at {st.cap} by {st.id} ({result}): {outcome.rationale}")
+            level = st.cap
+    mean = f"mean {lv.mean:.1f}"
+    if level == Readiness.AUDIT_READY.value:
+        reasons.insert(0, f"audit_ready: every threshold holds ({mean})")
+    elif level == Readiness.NOT_GOVERNABLE.value:
+        reasons.insert(0, f"not_governable: the thresholds for basic do not hold ({mean})")
+    elif level != lv.level:
+        reasons.insert(0, f"{level}: capped by the criteria below ({mean})")
     else:
-        reasons.insert(
-            0, f"{achieved.value}: highest level whose thresholds hold (mean {mean:.1f})"
-        )
-    return achieved.value, tuple(reasons)
+        reasons.insert(0, f"{level}: highest level whose thresholds hold ({mean})")
+    return pillars, level, tuple(reasons)
 
 
 def _human(ev: RunEvidence, ids: Sequence[str], results: Sequence[str]) -> dict[str, Any]:
@@ -393,55 +424,16 @@ def _human(ev: RunEvidence, ids: Sequence[str], results: Sequence[str]) -> dict[
     return {"assessments": assessments, "challenges": challenges}
 
 
-#: (plan id, results, chain problem) -> (plan, pillars, readiness, reasons); the plan is
-#: kept so that its id cannot be reused by another plan while the entry lives
-_JUDGED: dict[
-    tuple[int, tuple[str, ...], str | None],
-    tuple[_Plan, dict[str, int], str, tuple[str, ...]],
-] = {}
-
-
-def _judge(
-    plan: _Plan, results: tuple[str, ...], problem: str | None
-) -> tuple[dict[str, int], str, tuple[str, ...]]:
-    """Pillar scores, readiness and its reasons from the criteria results (rubric order).
-
-    A pure function of its arguments, memoised: a million runs fall into a few hundred
-    distinct result vectors. Each caller gets its own copy of the pillar dict.
-    """
-    key = (id(plan), results, problem)
-    hit = _JUDGED.get(key)
-    if hit is None or hit[0] is not plan:
-        if len(_JUDGED) > 50_000:
-            _JUDGED.clear()
-        totals: dict[Pillar, list[float]] = {p: [0.0, 0.0] for p in PILLARS}
-        critical: list[tuple[str, str]] = []
-        for c, result in zip(plan.steps, results, strict=True):
-            if result != Result.NOT_APPLICABLE:
-                t = totals[c.pillar]
-                t[0] += c.weight * RESULT_VALUE[Result(result)]
-                t[1] += c.weight
-            if c.critical:
-                critical.append((c.id, result))
-        # an empty pillar (everything not applicable) asks nothing of the run: full marks
-        pillars = {
-            p.value: (int(100 * num / den + 0.5) if den else 100)
-            for p, (num, den) in totals.items()
-        }
-        readiness, reasons = _readiness(plan.rubric, pillars, critical, problem)
-        hit = _JUDGED[key] = (plan, pillars, readiness, reasons)
-    return dict(hit[1]), hit[2], hit[3]
-
-
 def score_run(
     events: Sequence[Event] | RunEvidence,
     *,
     policy: Policy | None,
-    rubric: Rubric,
+    rubric: Rubric | ScoringPlan,
     actors: ActorDirectory,
     comparables: Comparables | None = None,
     chain_ok: bool = True,
     as_of: datetime | str | None = None,
+    recorded_by: datetime | str | None = None,
 ) -> ScoreProfile:
     """Score one run against ``rubric``.
 
@@ -452,12 +444,14 @@ def score_run(
         policy: the policy version in force for the run, or None when it is unknown (checks
             that depend on it then say so, and readiness cannot pass critical criteria that
             need it).
-        rubric: the rubric version to apply.
+        rubric: the rubric version to apply (or its :class:`ScoringPlan`, built once).
         actors: the actor directory (qualifications, roles, person or system).
         comparables: what comparable runs usually use (None: consistency not judged).
         chain_ok: False when the store's verification of this run's chain or ledger failed;
             readiness is then ``not_governable`` whatever else the record shows.
         as_of: the instant open runs are judged at (SLA); recorded in ``inputs``.
+        recorded_by: the instant by which the run's events were sealed (nothing may be
+            dated later); recorded in ``inputs``.
 
     Returns:
         The :class:`ScoreProfile`; identical inputs give byte-identical ``canonical()``.
@@ -470,6 +464,7 @@ def score_run(
         comparables=comparables,
         chain_ok=chain_ok,
         as_of=as_of,
+        recorded_by=recorded_by,
     ).profile()
 
 
@@ -508,7 +503,7 @@ class Evaluation:
     """
 
     run_id: str
-    plan: _Plan
+    plan: ScoringPlan
     outcomes: tuple[CheckResult, ...]
     results: tuple[str, ...]
     readiness: str
@@ -584,7 +579,7 @@ def compact_profile(profile: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def expand_stored(stored: dict[str, Any], rubric: Rubric) -> dict[str, Any]:
+def expand_stored(stored: dict[str, Any], rubric: Rubric | ScoringPlan) -> dict[str, Any]:
     """``ScoreProfile.to_json()`` from a stored profile: the compact form gets back each
     criterion's id, pillar, critical flag and obligations from ``rubric`` (which must be
     the version it names, content hash included); a full profile is returned as it is.
@@ -595,22 +590,23 @@ def expand_stored(stored: dict[str, Any], rubric: Rubric) -> dict[str, Any]:
     form = stored.get("format")
     if form not in _STORED_FORMATS:
         return stored
-    ref = stored["rubric"]
+    plan = rubric if isinstance(rubric, ScoringPlan) else ScoringPlan(rubric)
+    ref, mine = stored["rubric"], plan.ref
     if (ref.get("id"), ref.get("version"), ref.get("sha256")) != (
-        rubric.id,
-        rubric.version,
-        content_hash_of(rubric),
+        mine["id"],
+        mine["version"],
+        mine["sha256"],
     ):
         raise ValueError(
             f"stored profile of run {stored.get('run_id')} was scored with rubric "
-            f"{ref.get('id')}@{ref.get('version')}, not {rubric.id}@{rubric.version}"
+            f"{ref.get('id')}@{ref.get('version')}, not {mine['id']}@{mine['version']}"
         )
-    steps = _plan(rubric).steps
+    steps = plan.steps
     rows = stored["criteria"]
     if len(rows) != len(steps):
         raise ValueError(
             f"stored profile of run {stored.get('run_id')} has {len(rows)} criteria; "
-            f"rubric {rubric.id}@{rubric.version} has {len(steps)}"
+            f"rubric {mine['id']}@{mine['version']} has {len(steps)}"
         )
     out = {k: v for k, v in stored.items() if k not in ("format", "cited")}
     cited: list[str] = stored.get("cited", [])
@@ -644,18 +640,20 @@ def evaluate(
     events: Sequence[Event] | RunEvidence,
     *,
     policy: Policy | None,
-    rubric: Rubric,
+    rubric: Rubric | ScoringPlan,
     actors: ActorDirectory,
     comparables: Comparables | None = None,
     chain_ok: bool = True,
     as_of: datetime | str | None = None,
+    recorded_by: datetime | str | None = None,
 ) -> Evaluation:
     """What :func:`score_run` computes, before it is shaped into a profile (same inputs)."""
     ev = events if isinstance(events, RunEvidence) else RunEvidence(events)
+    plan = rubric if isinstance(rubric, ScoringPlan) else ScoringPlan(rubric)
     when = parse_ts(as_of) if isinstance(as_of, str) else as_of
-    contexts = _contexts(rubric, policy, actors, comparables, chain_ok, when)
-    plan = _plan(rubric)
-    outcomes = tuple([c.check(ev, ctx) for c, ctx in zip(plan.steps, contexts, strict=True)])
+    sealed = parse_ts(recorded_by) if isinstance(recorded_by, str) else recorded_by
+    contexts = plan.contexts(policy, actors, comparables, chain_ok, when, sealed)
+    outcomes = tuple([st.check(ev, ctx) for st, ctx in zip(plan.steps, contexts, strict=True)])
     results = tuple([_RESULT_TEXT[o.result] for o in outcomes])
     broken = _chain_intact(ev)
     problem = None
@@ -665,7 +663,7 @@ def evaluate(
         problem = "not_governable: verification of the stored hash chain or ledger failed"
     elif broken is not None:
         problem = f"not_governable: the hash chain is broken at event {broken}"
-    pillars, readiness, reasons = _judge(plan, results, problem)
+    pillars, readiness, reasons = _readiness(plan, results, outcomes, problem)
     last = ev.events[-1] if ev.events else None
     inputs: dict[str, Any] = {
         "events": {
@@ -673,10 +671,11 @@ def evaluate(
             "last_hash": last.hash if last else None,
             "last_seq": last.seq if last else None,
         },
-        "comparables": None if comparables is None else _comparables_json(comparables),
+        "comparables": None if comparables is None else comparables.model_dump(mode="json"),
         "actors": {"sha256": directory_digest(actors, named_actor_ids(ev.events))},
         "chain_ok": chain_ok,
         "as_of": None if when is None else format_ts(when),
+        "recorded_by": None if sealed is None else format_ts(sealed),
     }
     s = ev.started
     run = {
@@ -693,10 +692,8 @@ def evaluate(
         readiness=readiness,
         pillars=pillars,
         readiness_reasons=reasons,
-        rubric={"id": rubric.id, "version": rubric.version, "sha256": content_hash_of(rubric)},
-        policy=None
-        if policy is None
-        else {"id": policy.id, "version": policy.version, "sha256": content_hash_of(policy)},
+        rubric=plan.ref,
+        policy=None if policy is None else plan.policy_ref(policy),
         inputs=inputs,
         human=_human(ev, plan.ids, results),
         run=run,

@@ -48,21 +48,21 @@ __all__ = [
 ]
 
 #: (id, version) of the rubric shipped with RAIDT
-DEFAULT_RUBRIC = ("raidt-default", "1")
+DEFAULT_RUBRIC = ("raidt-default", "2")
 
 Progress = Callable[[int, int], None]
 
 
 def default_rubric_text() -> str:
-    """The packaged YAML of ``raidt-default@1``."""
-    return (resources.files("raidt") / "policies" / "rubrics" / "raidt-default-1.yaml").read_text(
+    """The packaged YAML of the default rubric (``raidt-default@2``)."""
+    return (resources.files("raidt") / "policies" / "rubrics" / "raidt-default-2.yaml").read_text(
         "utf-8"
     )
 
 
 def install_default_rubric(app: App) -> bool:
     """Add the packaged default rubric to the registry (True when it was new)."""
-    return ScoringService(app).add_rubric(default_rubric_text(), "raidt-default-1.yaml")
+    return ScoringService(app).add_rubric(default_rubric_text(), "raidt-default-2.yaml")
 
 
 def chain_problem(events: Sequence[Event]) -> str | None:
@@ -285,7 +285,7 @@ class ScoringService:
             except NotFoundError:
                 if (rid, ver) not in (DEFAULT_RUBRIC, (DEFAULT_RUBRIC[0], None)):
                     raise
-                text, source = default_rubric_text(), "raidt-default-1.yaml"
+                text, source = default_rubric_text(), "raidt-default-2.yaml"
             self._rubric = (load_rubric(text, source), text)
         return self._rubric
 

@@ -74,6 +74,9 @@ class CheckContext:
     chain_ok: bool = True
     as_of: datetime | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    #: the instant by which the run's events were sealed (the first signed checkpoint
+    #: covering them, else the judging time): nothing can be dated later than that
+    recorded_by: datetime | None = None
 
     def param(self, name: str, default: Any) -> Any:
         return self.params.get(name, default)
@@ -251,6 +254,7 @@ class RunEvidence:
         "_templates",
         "events",
         "initiator",
+        "memo",
         "run_id",
         "started",
     )
@@ -273,6 +277,9 @@ class RunEvidence:
         started = by_type.get(EventType.RUN_STARTED)
         self.started: EvidenceEvent | None = started[0] if started else None
         self.initiator: str | None = self.started.actor.id if self.started else None
+        #: what several checks derive from the same run (the oversight judgement), kept
+        #: with the run so it is worked out once; keyed by what it depends on
+        self.memo: dict[object, object] = {}
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[Any, ...]]) -> RunEvidence:
@@ -340,6 +347,23 @@ class RunEvidence:
 
     def has(self, event_type: EventType) -> bool:
         return event_type in self._by_type
+
+    @property
+    def closed(self) -> EvidenceEvent | None:
+        """The run's final ``run.closed`` (the last one), if any."""
+        return self.last(EventType.RUN_CLOSED)
+
+    @property
+    def disposition(self) -> str | None:
+        closed = self.last(EventType.RUN_CLOSED)
+        d = closed.payload.get("disposition") if closed is not None else None
+        return d if isinstance(d, str) else None
+
+    @property
+    def withdrawn_before_use(self) -> bool:
+        """True when the run was closed as ``withdrawn`` and its output never went anywhere:
+        a draft its author dropped needs no reviewer (the live workflow allows it too)."""
+        return self.disposition == "withdrawn" and not self.has(EventType.DOWNSTREAM_USED)
 
     @property
     def risk_level(self) -> str | None:

@@ -22,10 +22,12 @@ from raidt.core.checks._base import (
     template_ok,
 )
 from raidt.core.events import EventType
+from raidt.core.timefmt import format_ts
 
 __all__ = [
     "breaches",
     "chain_verified",
+    "chronology_possible",
     "exceptions_documented",
     "mandatory_fields",
     "retention_rule",
@@ -47,8 +49,11 @@ def sequence_complete(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     missing: list[str] = []
     disorder: list[str] = []
     last_seq = -1
+    withdrawn = ev.withdrawn_before_use
     for name, types in _STEPS:
         hits = ev.all(*types)
+        if not hits and name == "review" and withdrawn:
+            continue  # a draft withdrawn before any use needs no review
         if not hits:
             missing.append(name)
             continue
@@ -179,6 +184,9 @@ def mandatory_fields(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
         return CheckResult(Result.NOT_APPLICABLE, f"{ctx.policy_label} names no mandatory fields")
     present: list[EvidenceEvent | None] = []
     missing: list[str] = []
+    if ev.withdrawn_before_use:  # as the live workflow: no review fields, but a reason
+        fields = [f for f in fields if f not in ("reviewer", "approver", "signoff", "checklist")]
+        fields.append("reason")
     for f in fields:
         value, where = _field_value(ev, f)
         if value is None:
@@ -213,4 +221,88 @@ def retention_rule(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
         Result.MET,
         f"{ctx.policy_label} keeps records {r.min_days} days (at least six months){hold}",
         cite([ev.started]),
+    )
+
+
+_DECIDED = (EventType.REVIEW_APPROVED, EventType.REVIEW_REJECTED)
+
+
+def _when(e: EvidenceEvent) -> str:
+    return f"{e.type.value} {e.id} ({e.at_text})"
+
+
+@register("chronology_possible")
+def chronology_possible(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
+    """The record's times could have happened: the run starts before everything else, an
+    output exists before any decision on it, decisions come before sign-off and close, and
+    nothing is dated later than the instant it was sealed (allowing ``clock_skew_seconds``).
+
+    A record that fails this cannot be evidence of what happened, whatever else it shows.
+    """
+    if not ev.events:
+        return CheckResult(Result.UNMET, "no events: there is no chronology to check")
+    problems: list[str] = []
+    cited: list[EvidenceEvent | None] = []
+    s = ev.started
+    if s is not None:
+        early = [e for e in ev.events if e.at < s.at]
+        for e in early[:3]:
+            problems.append(f"{_when(e)} is dated before the run started ({s.at_text})")
+            cited += [s, e]
+        if len(early) > 3:
+            problems.append(f"{len(early) - 3} more event(s) are dated before the start")
+    outputs = ev.all(EventType.MODEL_RESPONDED)
+    first_out = min(outputs, key=lambda e: e.at) if outputs else None
+    decisions = ev.all(*_DECIDED)
+    if first_out is not None:
+        for d in decisions:
+            if d.at < first_out.at:
+                problems.append(
+                    f"{_when(d)} is dated before the first output it could decide on "
+                    f"({_when(first_out)})"
+                )
+                cited += [d, first_out]
+    first_decision = min(decisions, key=lambda e: e.at) if decisions else None
+    if first_decision is not None:
+        for so in ev.all(EventType.SIGNOFF_RECORDED):
+            if so.at < first_decision.at:
+                problems.append(
+                    f"{_when(so)} is dated before any review decision ({_when(first_decision)})"
+                )
+                cited += [so, first_decision]
+    for closed in ev.all(EventType.RUN_CLOSED):
+        before = [
+            e
+            for e in ev.all(EventType.MODEL_RESPONDED, *_DECIDED, EventType.SIGNOFF_RECORDED)
+            if e.at > closed.at and e.seq < closed.seq
+        ]
+        if before:
+            latest = max(before, key=lambda e: e.at)
+            problems.append(f"{_when(closed)} is dated before {_when(latest)}, which it closes on")
+            cited += [closed, latest]
+    if ctx.recorded_by is not None:
+        skew = float(ctx.param("clock_skew_seconds", 300))
+        future = [e for e in ev.events if (e.at - ctx.recorded_by).total_seconds() > skew]
+        for e in future[:3]:
+            problems.append(
+                f"{_when(e)} is dated after it was sealed (by {format_ts(ctx.recorded_by)})"
+            )
+            cited.append(e)
+        if len(future) > 3:
+            problems.append(f"{len(future) - 3} more event(s) are dated in the future")
+    if problems:
+        return CheckResult(
+            Result.UNMET, "impossible chronology: " + "; ".join(problems), cite(cited)
+        )
+    last = max(ev.events, key=lambda e: e.at)
+    sealed = (
+        f"; none later than its sealing ({format_ts(ctx.recorded_by)})"
+        if ctx.recorded_by is not None
+        else ""
+    )
+    return CheckResult(
+        Result.MET,
+        f"times are possible: from {ev.events[0].at_text if s is None else s.at_text} to "
+        f"{last.at_text}, output before decisions, decisions before sign-off and close{sealed}",
+        cite([s, last]),
     )

@@ -67,13 +67,33 @@ def approved_model(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             cite(calls),
         )
     text = "; ".join(
-        f"{e.id}: {e.payload.get('provider')}/{e.payload.get('model')} with "
-        f"{e.payload.get('parameters') or {}} is not approved or out of bounds"
+        f"{e.id}: "
+        + (
+            ctx.policy.model_problem(
+                str(e.payload.get("provider")),
+                str(e.payload.get("model")),
+                p if isinstance(p := e.payload.get("parameters"), dict) else {},
+            )
+            or "not approved"
+        )
         for e in bad
     )
-    return CheckResult(
-        ratio_result(len(calls) - len(bad), len(calls)), f"{text} ({ctx.policy_label})", cite(bad)
+    return CheckResult(ratio_result(len(calls) - len(bad), len(calls)), text, cite(bad))
+
+
+def describe_config(config: dict[str, Any] | None) -> str:
+    """A model configuration as a person reads it: ``openai/gpt-4o (temperature 0.2)``."""
+    if not config:
+        return "no model"
+    params = config.get("parameters") or {}
+    shown = (
+        ", ".join(f"{k} {v}" for k, v in sorted(params.items())) if isinstance(params, dict) else ""
     )
+    return f"{config.get('provider')}/{config.get('model')}" + (f" ({shown})" if shown else "")
+
+
+def describe_template(template: dict[str, Any] | None) -> str:
+    return "no template" if not template else f"{template.get('id')}@{template.get('version')}"
 
 
 def model_config(ev: RunEvidence) -> dict[str, Any] | None:
@@ -111,9 +131,15 @@ def consistent_with_comparables(ev: RunEvidence, ctx: CheckContext) -> CheckResu
     tmpl = {"id": used[-1][1], "version": used[-1][2]} if used else None
     diffs: list[str] = []
     if comp.model is not None and mine != comp.model:
-        diffs.append(f"model config {mine} differs from the usual {comp.model}")
+        diffs.append(
+            f"model configuration {describe_config(mine)} differs from the usual "
+            f"{describe_config(comp.model)}"
+        )
     if comp.template is not None and tmpl != comp.template:
-        diffs.append(f"template {tmpl} differs from the usual {comp.template}")
+        diffs.append(
+            f"template {describe_template(tmpl)} differs from the usual "
+            f"{describe_template(comp.template)}"
+        )
     cited = cite([call, *(e for e, _, _ in used[-1:])])
     basis = f"among {comp.runs} comparable runs of {comp.use_case}"
     if not diffs:
@@ -243,6 +269,13 @@ def closed_within_sla(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     closed = ev.first(EventType.RUN_CLOSED)
     if closed is not None:
         hours = (closed.at - s.at).total_seconds() / 3600
+        if hours < 0:
+            return CheckResult(
+                Result.UNMET,
+                f"run.closed {closed.id} ({closed.at_text}) is dated {-hours:.1f} h before the "
+                f"run started ({s.at_text}): the SLA cannot be judged on an impossible record",
+                cite([s, closed]),
+            )
         if hours <= sla:
             return CheckResult(
                 Result.MET,

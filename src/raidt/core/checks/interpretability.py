@@ -18,6 +18,7 @@ from raidt.core.checks._base import (
     register,
     template_ok,
 )
+from raidt.core.checks.oversight import judge_review
 from raidt.core.events import EventType
 
 __all__ = [
@@ -85,6 +86,10 @@ def guidance_acknowledged(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             Result.NOT_APPLICABLE, f"{ctx.policy_label} gives no reviewer guidance to acknowledge"
         )
     if not acks:
+        if ev.withdrawn_before_use and not ev.reviewers():
+            return CheckResult(
+                Result.NOT_APPLICABLE, "withdrawn before any use: no reviewer to read guidance"
+            )
         return CheckResult(
             Result.UNMET,
             f"no guidance.acknowledged: nobody confirmed reading guidance {g.id}@{g.version}",
@@ -142,48 +147,53 @@ def review_timing(
 
 @register("substantive_review")
 def substantive_review(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
-    """The review took the minimum time and covered the checklist, not a rubber stamp."""
-    assigned, decision, secs = review_timing(ev)
-    if decision is None:
-        return CheckResult(Result.UNMET, "no review decision (approve or reject) is recorded")
-    edits = ev.all(EventType.OUTPUT_EDITED)
-    lists = ev.all(EventType.CHECKLIST_COMPLETED)
-    required = list(ctx.policy.review.checklist) if ctx.policy else list(ctx.param("checklist", []))
-    min_s = float(ctx.policy.review.min_seconds if ctx.policy else ctx.param("min_seconds", 60))
-    stamp_s = float(ctx.param("rubber_stamp_seconds", 30))
-    ticked = {k for e in lists for k, v in (e.payload.get("items") or {}).items() if v is True}
-    missing_items = [i for i in required if i not in ticked]
-    checklist_ok = bool(lists) and not missing_items if required else True
-    checklist_note = (
-        f"checklist complete ({', '.join(e.id for e in lists)})"
-        if required and checklist_ok
-        else f"checklist items not ticked: {', '.join(missing_items)}"
-        if required
+    """The decision that settled the output was human oversight, not a click to approve.
+
+    Met only when a person who was assigned decided on an output that existed, after at
+    least the policy's review time (measured from the later of the assignment and the
+    latest output or revision), with the checklist worked through (see
+    :mod:`raidt.core.checks.oversight`). A draft withdrawn before any use needs no review.
+    """
+    j = judge_review(ev, ctx)
+    if j.decision is None:
+        if ev.withdrawn_before_use:
+            closed = ev.closed
+            return CheckResult(
+                Result.NOT_APPLICABLE,
+                f"withdrawn before any use ({closed.id if closed else '?'}): no review needed",
+                cite([closed]),
+            )
+        what = (
+            f"the run closed as '{ev.disposition}'" if ev.closed is not None else "the run is open"
+        )
+        return CheckResult(
+            Result.UNMET, f"no review decision (approve or reject) is recorded; {what}"
+        )
+    d = j.decision
+    if j.problems:
+        return CheckResult(
+            Result.UNMET,
+            "rubber stamp, not oversight: " + "; ".join(j.problems),
+            cite(j.cited),
+        )
+    if not j.approved:
+        return CheckResult(
+            Result.MET,
+            f"'{j.reviewer}' rejected the output ({d.id}) {j.seconds:.0f} s after {j.start_label}",
+            cite(j.cited),
+        )
+    edits = len(ev.all(EventType.OUTPUT_EDITED))
+    checklist = (
+        "checklist worked through"
+        if ctx.policy is not None and ctx.policy.review.checklist
         else "no checklist required"
     )
-    cited = cite([assigned, decision, *lists, *edits])
-    if secs is None:
-        engaged = bool(edits) or (bool(lists) and checklist_ok)
-        return CheckResult(
-            Result.PARTIAL if engaged else Result.UNMET,
-            f"decision {decision.id} has no review.assigned before it, so review "
-            f"time cannot be measured; {checklist_note}; {len(edits)} edit(s)",
-            cited,
-        )
-    timing = f"decision {decision.id} came {secs:.0f}s after assignment {assigned.id}"  # type: ignore[union-attr]
-    if secs < stamp_s and not edits and not lists:
-        return CheckResult(
-            Result.UNMET, f"rubber stamp: {timing}, with no edits and no checklist", cited
-        )
-    timed = secs >= min_s
-    time_note = f"{timing} (minimum {min_s:.0f}s)"
-    if timed and checklist_ok:
-        return CheckResult(Result.MET, f"{time_note}; {checklist_note}", cited)
-    if timed or (required and checklist_ok) or edits:
-        return CheckResult(
-            Result.PARTIAL, f"{time_note}; {checklist_note}; {len(edits)} edit(s)", cited
-        )
-    return CheckResult(Result.UNMET, f"{time_note}; {checklist_note}", cited)
+    return CheckResult(
+        Result.MET,
+        f"'{j.reviewer}' (assigned, a person) approved {d.id} {j.seconds:.0f} s after "
+        f"{j.start_label} (minimum {j.required_seconds:.0f} s); {checklist}; {edits} edit(s)",
+        cite(j.cited),
+    )
 
 
 @register("edits_reasoned")

@@ -35,6 +35,13 @@ __all__ = [
 def timestamps_complete(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
     """The run has a start and an end timestamp (UTC)."""
     s, c = ev.started, ev.first(EventType.RUN_CLOSED)
+    if s is not None and c is not None and c.at < s.at:
+        return CheckResult(
+            Result.UNMET,
+            f"closed {c.at_text} ({c.id}) before it started {s.at_text} ({s.id}): "
+            "the end time is impossible",
+            cite([s, c]),
+        )
     if s is not None and c is not None:
         return CheckResult(
             Result.MET, f"started {s.at_text} ({s.id}), closed {c.at_text} ({c.id})", cite([s, c])
@@ -71,6 +78,8 @@ def linkage_complete(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
         hit = ev.first(*types)
         if hit is None and name == "downstream" and not_used and closed is not None:
             hit = closed  # a rejected or withdrawn output is not expected to go anywhere
+        if hit is None and name in ("reviewer", "approval") and ev.withdrawn_before_use:
+            continue  # a draft withdrawn before use is not reviewed
         if hit is None:
             missing.append(name)
         else:
