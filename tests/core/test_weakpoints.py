@@ -8,7 +8,7 @@ from raidt.core.aggregate import rollup_rows, summarise
 from raidt.core.events import Event
 from raidt.core.rubric import Readiness
 from raidt.core.weakpoints import RunFacts, WeakPointRules, detect, run_facts
-from tests.core._runs import ALL, POLICY, T0, build_run
+from tests.core._runs import ACTORS, ALL, POLICY, T0, build_run
 from tests.core.test_scoring import score
 
 LEVELS = [lv.value for lv in Readiness]
@@ -56,7 +56,7 @@ def test_well_run_team_scores_clearly_higher() -> None:
 
 
 def _facts(events: list[Event]) -> RunFacts:
-    return run_facts(events, policy=POLICY)
+    return run_facts(events, policy=POLICY, actors=ACTORS)
 
 
 def test_informal_team_flagged_with_rationales() -> None:
@@ -76,15 +76,46 @@ def test_informal_team_flagged_with_rationales() -> None:
         assert set(w) >= {"kind", "run_ids", "detail"}
 
 
-def test_reviewer_approving_far_more_than_peers() -> None:
-    facts = [RunFacts(run_id=f"r{i}", approvers=("busy",), reviewers=("busy",)) for i in range(40)]
-    facts += [
-        RunFacts(run_id=f"p{i}-{n}", approvers=(f"peer{n}",), reviewers=(f"peer{n}",))
-        for n in range(4)
-        for i in range(3)
+def test_volume_alone_never_flags_a_diligent_reviewer() -> None:
+    """A reviewer doing far more runs than peers, each a ten-minute review with edits, is
+    no weak point: their claimed review time fits in their day."""
+    facts = [
+        RunFacts(
+            run_id=f"r{i:02d}",
+            approvers=("busy",),
+            reviewers=("busy",),
+            decider="busy",
+            started_at=f"2026-03-02T{8 + i // 6:02d}:{(i % 6) * 10:02d}:00Z",
+            review_start=f"2026-03-02T{8 + i // 6:02d}:{(i % 6) * 10:02d}:00+00:00",
+            review_end=f"2026-03-02T{8 + i // 6:02d}:{(i % 6) * 10 + 9:02d}:00Z",
+            review_min=300,
+        )
+        for i in range(40)
     ]
-    found = [w for w in detect(facts, WeakPointRules()) if w["kind"] == "rubber_stamp"]
-    assert len(found) == 1 and found[0]["scope"] == "busy" and len(found[0]["run_ids"]) == 40
+    facts += [RunFacts(run_id=f"p{n}", approvers=(f"peer{n}",)) for n in range(4)]
+    kinds = {w["kind"] for w in detect(facts, WeakPointRules())}
+    assert not kinds & {"rubber_stamp", "implausible_workload"}
+
+
+def test_overlapping_claimed_reviews_are_implausible_workload() -> None:
+    """300 approvals in one eight-hour day, each claiming two minutes, cannot all have had
+    their minimum review time: the ones that do not fit are listed."""
+    facts = [
+        RunFacts(
+            run_id=f"w{i:03d}",
+            approvers=("fast",),
+            decider="fast",
+            started_at="2026-03-02T09:00:00Z",
+            review_start="2026-03-02T09:00:00+00:00",
+            review_end=f"2026-03-02T{9 + (i * 96) // 3600:02d}:"
+            f"{((i * 96) % 3600) // 60:02d}:{(i * 96) % 60:02d}Z",
+            review_min=120,
+        )
+        for i in range(1, 301)
+    ]
+    [w] = [w for w in detect(facts) if w["kind"] == "implausible_workload"]
+    assert w["scope"] == "fast" and 50 <= len(w["run_ids"]) < 300
+    assert "cannot fit" in w["detail"]
 
 
 def test_aggregate_by_team_and_obligation() -> None:

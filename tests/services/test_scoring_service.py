@@ -116,7 +116,7 @@ def test_bad_requests_change_nothing(app: App) -> None:
     before = [(d.id, d.version) for d in svc.list_rubrics()]
     bad = (
         default_rubric_text()
-        .replace('version: "1"', 'version: "2"')
+        .replace('version: "2"', 'version: "3"')
         .replace("weight: 2\n", "weight: many\n", 1)
     )
     with pytest.raises(ValidationError) as exc:
@@ -134,15 +134,15 @@ def test_bad_requests_change_nothing(app: App) -> None:
 def test_new_rubric_version_scores_with_its_own_hash(app: App) -> None:
     text = (
         default_rubric_text()
-        .replace('version: "1"', 'version: "2"')
+        .replace('version: "2"', 'version: "3"')
         .replace("min_chars: 10", "min_chars: 12")
     )
     svc = ScoringService(app)
     assert svc.add_rubric(text, "v2.yaml") is True
     assert svc.add_rubric(text, "v2.yaml") is False
-    p2 = ScoringService(app, "raidt-default", "2").score("a-0", store=False)
-    p1 = ScoringService(app, "raidt-default", "1").score("a-0", store=False)
-    assert p2.rubric["version"] == "2" and p2.rubric["sha256"] != p1.rubric["sha256"]
+    p2 = ScoringService(app, "raidt-default", "3").score("a-0", store=False)
+    p1 = ScoringService(app, "raidt-default", "2").score("a-0", store=False)
+    assert p2.rubric["version"] == "3" and p2.rubric["sha256"] != p1.rubric["sha256"]
     assert canonical_json(p2.pillars) == canonical_json(p1.pillars)
 
 

@@ -118,6 +118,11 @@ class ScoringPlan:
         self._levels: dict[tuple[str, ...], _Levels] = {}
         self._policy_refs: dict[tuple[str, str], dict[str, str]] = {}
 
+    def params_of(self, check: str) -> dict[str, Any]:
+        """The parameters the rubric gives the (first) criterion using ``check``."""
+        name = CHECKS.get(check)
+        return next((dict(st.params) for st in self.steps if st.check is name), {})
+
     def policy_ref(self, policy: Policy) -> dict[str, str]:
         """``{"id", "version", "sha256"}`` of a policy version (hashed once per version: the
         registry refuses two texts for one id and version)."""

@@ -9,6 +9,7 @@ packs engineer bundles exactly :class:`ScoreInputs`, so a pack recomputes its sc
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -26,9 +27,18 @@ from raidt.core.events import Event, EventType
 from raidt.core.hashing import event_hash, rows_chain_ok
 from raidt.core.policy import Policy, load_policy
 from raidt.core.rubric import Rubric, load_rubric
-from raidt.core.scoring import ScoreProfile, evaluate, expand_stored, score_run
+from raidt.core.scoring import Evaluation, ScoreProfile, ScoringPlan, evaluate, expand_stored
 from raidt.core.timefmt import format_ts, parse_ts, utcnow
-from raidt.core.weakpoints import RunFacts, detect, run_facts, summarise_counts, weak_keys
+from raidt.core.weakpoints import (
+    RunFacts,
+    Timeline,
+    cross_run_keys,
+    detect,
+    run_facts,
+    summarise_counts,
+    timeline_of,
+    weak_keys,
+)
 from raidt.errors import NotFoundError, ValidationError
 from raidt.services.bulk import batch_writer, relaxed_gc
 from raidt.store import schema
@@ -91,17 +101,58 @@ class ScoreInputs:
     comparables: Comparables | None
     chain_ok: bool
     as_of: datetime | None
+    plan: ScoringPlan
+    recorded_by: datetime | None = None
 
     def score(self) -> ScoreProfile:
-        return score_run(
-            self.events,
+        return self.evaluate(RunEvidence(self.events))[0].profile()
+
+    def evaluate(self, ev: RunEvidence) -> tuple[Evaluation, RunFacts]:
+        return judge_run(
+            ev,
+            plan=self.plan,
             policy=self.policy,
-            rubric=self.rubric,
             actors=self.actors,
             comparables=self.comparables,
             chain_ok=self.chain_ok,
             as_of=self.as_of,
+            recorded_by=self.recorded_by,
         )
+
+
+def judge_run(
+    ev: RunEvidence,
+    *,
+    plan: ScoringPlan,
+    policy: Policy | None,
+    actors: ActorDirectory,
+    comparables: Comparables | None,
+    chain_ok: bool,
+    as_of: datetime | None,
+    recorded_by: datetime | None,
+) -> tuple[Evaluation, RunFacts]:
+    """A run's evaluation and its weak-point facts: the one scoring pipeline, for one run
+    (``raidt score RUN``, packs) and for a million (``raidt score --all``). The facts read
+    the same oversight judgement the score made (it is worked out once per run)."""
+    scored = evaluate(
+        ev,
+        policy=policy,
+        rubric=plan,
+        actors=actors,
+        comparables=comparables,
+        chain_ok=chain_ok,
+        as_of=as_of,
+        recorded_by=recorded_by,
+    )
+    facts = run_facts(
+        ev,
+        policy=policy,
+        actors=actors,
+        comparables=comparables,
+        as_of=as_of,
+        review_params=plan.params_of("substantive_review"),
+    )
+    return scored, facts
 
 
 _CONFIG_KEYS: dict[bytes, str] = {}
@@ -223,6 +274,8 @@ class ShareTally:
     rollup: list[RollupRow]
     weak: Counter[tuple[str, str, str, str]]
     done: int
+    #: what the cross-run weak-point rules read of each run (workload, drift)
+    timeline: list[Timeline]
 
 
 class ScoringService:
@@ -235,7 +288,13 @@ class ScoringService:
         self.scores = ScoreStore(app.db, self._expand)
         self.rubrics = VersionedDocuments(app.db, schema.rubrics, "rubric")
         self._by_ref: dict[tuple[str, str], Rubric] = {}
+        if rubric_id == DEFAULT_RUBRIC[0] and rubric_version is None:
+            # the rubric this release judges with, registered or not: a store created by an
+            # older release holds only the older version, whose criteria mean less
+            rubric_version = DEFAULT_RUBRIC[1]
         self._rubric_ref = (rubric_id, rubric_version)
+        self._plan: ScoringPlan | None = None
+        self._sealed: list[tuple[int, datetime]] | None = None
         self._rubric: tuple[Rubric, str] | None = None
         self._policies: dict[tuple[str, str], tuple[Policy, str] | None] = {}
         self._versions: dict[str, list[tuple[datetime, Policy, str]]] = {}
@@ -289,6 +348,24 @@ class ScoringService:
             self._rubric = (load_rubric(text, source), text)
         return self._rubric
 
+    def plan(self) -> ScoringPlan:
+        """The rubric resolved for scoring, built once per service."""
+        if self._plan is None:
+            self._plan = ScoringPlan(self.rubric()[0])
+        return self._plan
+
+    def _recorded_by(self, last_seq: int | None) -> datetime | None:
+        """When the event at ``last_seq`` was sealed at the latest: the time of the first
+        signed checkpoint covering it (None when no checkpoint covers it yet: every write
+        path signs one, and a judging time here would make rescores differ)."""
+        if self._sealed is None:
+            self._sealed = [(n, parse_ts(at)) for n, at in self.scores.checkpoint_times()]
+        if last_seq is not None:
+            i = bisect_right(self._sealed, last_seq, key=lambda c: c[0])
+            if i < len(self._sealed):
+                return self._sealed[i][1]
+        return None
+
     def _expand(self, stored: dict[str, Any]) -> dict[str, Any]:
         """A stored profile as ``ScoreProfile.to_json()``, with the rubric it names."""
         ref = stored.get("rubric") or {}
@@ -303,7 +380,7 @@ class ScoringService:
                 rubric = load_rubric(doc.body, f"rubric {doc.id}@{doc.version}")
             self._by_ref[key] = rubric
         try:
-            return expand_stored(stored, rubric)
+            return expand_stored(stored, self.plan() if rubric is self.rubric()[0] else rubric)
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
 
@@ -400,24 +477,32 @@ class ScoringService:
             comparables=self._comparables_for(keys.use_case, keys.policy_version),
             chain_ok=chain_problem(evs) is None,
             as_of=None if keys.closed else utcnow().replace(microsecond=0),
+            plan=self.plan(),
+            recorded_by=self._recorded_by(max(e.seq for e in evs)),
         )
 
     # --- scoring -------------------------------------------------------------------------
 
-    def _stored(self, inputs: ScoreInputs, profile: ScoreProfile, now: str) -> StoredScore:
-        facts = run_facts(
-            inputs.events, policy=inputs.policy, comparables=inputs.comparables, as_of=inputs.as_of
-        )
-        return StoredScore(
-            profile=profile.to_json(), facts=facts.to_json(), flagged=facts.flagged, scored_at=now
-        )
-
     def score(self, run_id: str, *, store: bool = True) -> ScoreProfile:
-        """Score one run from the store (and keep the profile, rollup included)."""
+        """Score one run from the store (and keep the profile, rollup included).
+
+        The weak points that compare runs with each other (workload, drift) are counted
+        for the dashboard by the next ``score --all``; the drill-down always has them.
+        """
         inputs = self.inputs_for(run_id)
-        profile = inputs.score()
+        scored, facts = inputs.evaluate(RunEvidence(inputs.events))
+        profile = scored.profile()
         if store:
-            self.scores.save([self._stored(inputs, profile, format_ts(utcnow()))])
+            self.scores.save(
+                [
+                    StoredScore(
+                        profile=profile.to_json(),
+                        facts=facts.to_json(),
+                        flagged=facts.flagged,
+                        scored_at=format_ts(utcnow()),
+                    )
+                ]
+            )
         return profile
 
     def stored(self, run_id: str) -> dict[str, Any] | None:
@@ -460,10 +545,16 @@ class ScoringService:
         counts: Counter[str] = Counter()
         weak: Counter[tuple[str, str, str, str]] = Counter()
         rows: list[RollupRow] = []
+        timeline: list[Timeline] = []
         for share in shares:
             counts.update(share.counts)
             weak.update(share.weak)
             rows += share.rollup
+            timeline += share.timeline
+        # the rules that compare runs with each other need every run: counted here, once
+        for (kind, scope, extra), _run_id, day in cross_run_keys(timeline):
+            weak[(kind, scope, extra, day)] += 1
+        del timeline
         done = sum(share.done for share in shares)
         self.scores.rebuild_rollup(rows, weak)
         if progress:
@@ -487,11 +578,12 @@ class ScoringService:
         Needs the comparable-runs tally of the whole store in ``self._comparables``
         (:meth:`score_all` sets it). ``on_batch`` gets the number of runs done so far.
         """
-        rubric, _text = self.rubric()
+        plan = self.plan()
         actors = self.actors()
         rollup = RollupAccumulator()
         weak: Counter[tuple[str, str, str, str]] = Counter()
         counts: Counter[str] = Counter()
+        timeline: list[Timeline] = []
         pending: list[tuple[Any, ...]] = []
         now = format_ts(utcnow())
         from_rows = RunEvidence.from_rows
@@ -509,18 +601,17 @@ class ScoringService:
                 keys = _RunKeys.of_evidence(ev)
                 found = self._policy(keys)
                 policy = found[0] if found else None
-                comparables = self._comparables_for(keys.use_case, keys.policy_version)
                 as_of = None if keys.closed else utcnow().replace(microsecond=0)
-                scored = evaluate(
+                scored, facts = judge_run(
                     ev,
+                    plan=plan,
                     policy=policy,
-                    rubric=rubric,
                     actors=actors,
-                    comparables=comparables,
+                    comparables=self._comparables_for(keys.use_case, keys.policy_version),
                     chain_ok=chain_ok,
                     as_of=as_of,
+                    recorded_by=self._recorded_by(ev.events[-1].seq if ev.events else None),
                 )
-                facts = run_facts(ev, policy=policy, comparables=comparables, as_of=as_of)
                 counts[scored.readiness] += 1
                 rollup.add(
                     scored.run,
@@ -534,6 +625,7 @@ class ScoringService:
                 day = (facts.started_at or "")[:10]
                 for kind, scope, extra in weak_keys(facts):
                     weak[(kind, scope, extra, day)] += 1
+                timeline.append(timeline_of(facts))
                 pending.append(score_row(scored.stored(), facts.to_json(), facts.flagged, now))
                 done += 1
                 if len(pending) >= batch:
@@ -542,7 +634,7 @@ class ScoringService:
                     if on_batch:
                         on_batch(done)
             writer.put(pending)
-        return ShareTally(counts, rollup.rows(), weak, done)
+        return ShareTally(counts, rollup.rows(), weak, done, timeline)
 
     # --- dashboards ----------------------------------------------------------------------
 

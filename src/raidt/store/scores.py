@@ -124,6 +124,17 @@ class ScoreStore:
         self._expand = expand
         self._insert = pg_insert if db.dialect == "postgresql" else sqlite_insert
 
+    def checkpoint_times(self) -> list[tuple[int, str]]:
+        """(tree size, signing time) of every signed checkpoint, smallest first: the latest
+        instant each event can have been sealed by (scoring refuses later dates)."""
+        from raidt.store.schema import checkpoints as t_cp
+
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t_cp.c.tree_size, t_cp.c.created_at).order_by(t_cp.c.tree_size)
+            ).all()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
     # --- writing ------------------------------------------------------------------------
 
     def save(self, items: Sequence[StoredScore], *, update_rollup: bool = True) -> None:
