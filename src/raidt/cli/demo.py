@@ -14,6 +14,7 @@ from rich.rule import Rule
 from rich.table import Table
 
 from raidt.cli._common import console, progress
+from raidt.cli._weak import print_weakpoints
 from raidt.core.policy import Policy
 from raidt.errors import ConfigurationError
 from raidt.services.app import App
@@ -219,13 +220,7 @@ def _scores_and_pack(app: App, home: Path) -> None:
         )
     console.print(table)
 
-    weak = scoring.weakpoints()
-    wt = Table(title="weak points across runs", header_style="bold")
-    for col in ("kind", "runs", "detail"):
-        wt.add_column(col, overflow="fold")
-    for w in weak[:10]:
-        wt.add_row(w["kind"], str(len(w["run_ids"])), str(w["detail"]))
-    console.print(wt)
+    print_weakpoints(console, scoring.weakpoint_summary())
 
     closed = app.events.list_runs(status="closed")
     level = app.events.readiness_of([c.run_id for c in closed])

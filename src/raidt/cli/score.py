@@ -15,6 +15,7 @@ from rich.table import Table
 
 from raidt.buildinfo import describe
 from raidt.cli._common import console, fail, open_app, print_json, progress, run_cli
+from raidt.cli._weak import print_weakpoints
 from raidt.core.aggregate import DIMENSIONS
 from raidt.core.rubric import PILLARS, load_rubric
 
@@ -235,21 +236,7 @@ def weakpoints(
             "if runs were added since)"
         )
         return
-    t = Table(title=f"{len(found)} weak point(s)")
-    for col in ("kind", "runs", "detail") if summary else ("kind", "runs", "detail", "run ids"):
-        t.add_column(col, overflow="fold")
-    for w in found:
-        if summary:
-            t.add_row(w["kind"], str(w["runs"]), w["detail"])
-            continue
-        ids = w["run_ids"]
-        t.add_row(
-            w["kind"],
-            str(len(ids)),
-            w["detail"],
-            ", ".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else ""),
-        )
-    console.print(t)
+    print_weakpoints(console, found)
 
 
 @rubric_app.command("list")

@@ -612,6 +612,7 @@ def rescore_from_pack(view: PackView) -> dict[str, Any]:
         comparables=comparables,
         chain_ok=bool(inputs.get("chain_ok", True)),
         as_of=inputs.get("as_of"),
+        recorded_by=inputs.get("recorded_by"),
     ).to_json()
     if "actors" not in inputs:
         # packs made before profiles recorded the digest of the directory entries they

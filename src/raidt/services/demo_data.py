@@ -193,6 +193,9 @@ class DemoGenerator:
         if kind == "deviation":
             model = {"provider": "openai", "model": "gpt-4.1-preview"}
         params = {"temperature": round(r.choice([0.1, 0.2, 0.3]), 2), "max_tokens": 1200}
+        if approved_m and kind not in ("informal", "deviation"):
+            # governed runs use the team's configuration, inside the policy's bounds
+            params = _within({"temperature": 0.2, "max_tokens": 1200}, approved_m.parameters)
         if kind == "informal" and r.random() < 0.4:
             params["temperature"] = 1.2
         started: dict[str, Any] = {
@@ -287,6 +290,8 @@ class DemoGenerator:
         )
         if kind == "open":
             return evs
+        assigned_at = t
+        min_review = policy.review.min_seconds if policy else 60
         guidance = policy.review.guidance if policy else None
         if guidance:
             add(
@@ -297,14 +302,16 @@ class DemoGenerator:
                 r.uniform(20, 120),
             )
         items = policy.review.checklist if policy else ["accuracy", "completeness"]
+        answers = {i: r.random() > 0.05 for i in items}
         add(
             EventType.CHECKLIST_COMPLETED,
             reviewer,
             Role.REVIEWER,
-            {"items": {i: r.random() > 0.05 for i in items}},
+            {"items": answers},
             r.uniform(120, 900),
         )
-        edited = r.random() < 0.45
+        # an item answered "no" is fixed by an edit before approval, as a reviewer would
+        edited = r.random() < 0.45 or not all(answers.values())
         if edited:
             add(
                 EventType.OUTPUT_EDITED,
@@ -328,7 +335,8 @@ class DemoGenerator:
                 },
                 60,
             )
-        if kind == "escalated":
+        triggers = _fired(policy, risk, kind, failed)
+        if kind == "escalated" or (triggers and kind != "rejected"):
             add(
                 EventType.ESCALATION_RAISED,
                 reviewer,
@@ -339,7 +347,7 @@ class DemoGenerator:
                 },
                 120,
             )
-            if r.random() < 0.8:
+            if kind != "escalated" or r.random() < 0.8:
                 add(
                     EventType.ESCALATION_RESOLVED,
                     owner,
@@ -355,6 +363,24 @@ class DemoGenerator:
                 {"reason": "draft omits medication changes"},
                 60,
             )
+            if policy and policy.escalation.triggers and _fired(policy, risk, "rejected", failed):
+                add(
+                    EventType.ESCALATION_RAISED,
+                    reviewer,
+                    Role.REVIEWER,
+                    {
+                        "reason": "draft rejected",
+                        "owner": {"id": owner, "role": "escalation_owner"},
+                    },
+                    60,
+                )
+                add(
+                    EventType.ESCALATION_RESOLVED,
+                    owner,
+                    Role.ESCALATION_OWNER,
+                    {"resolution": "rejection confirmed; task done by hand"},
+                    r.uniform(600, 3600),
+                )
             add(
                 EventType.RUN_CLOSED,
                 reviewer,
@@ -363,12 +389,14 @@ class DemoGenerator:
                 30,
             )
             return evs
+        # the reviewer takes at least the policy's minimum review time
+        spent = (t - assigned_at).total_seconds()
         add(
             EventType.REVIEW_APPROVED,
             reviewer,
             Role.REVIEWER,
             {"reason": "checked against the source"},
-            r.uniform(30, 300),
+            max(r.uniform(30, 300), min_review + 30 - spent),
         )
         roles_needed = (
             policy.signoff_roles(risk) if policy else (["approver"] if risk == "high" else [])
@@ -413,6 +441,8 @@ class DemoGenerator:
         if self.actors is None:
             return {}
         members = [a for a in self.actors.actors.values() if a.team == team]
+        if not members:  # a team the directory does not list borrows its people
+            members = [a for a in self.actors.actors.values() if a.kind == "person"]
         if not members:
             return {}
         r = self.rng
@@ -426,6 +456,37 @@ class DemoGenerator:
                 pool = [a for a in self.actors.actors.values() if role in a.roles]
             if not pool and role != "reviewer":
                 pool = [a for a in members if role in a.roles]
+            if not pool:  # everyone who acts is in the directory: borrow from another team
+                pool = [
+                    a
+                    for a in self.actors.actors.values()
+                    if role in a.roles and a.id not in out.values() and a.kind == "person"
+                ]
             if pool:
                 out[role] = r.choice(pool).id
         return out
+
+
+def _within(params: dict[str, Any], bounds: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with each bounded value moved inside the policy's bounds."""
+    out = dict(params)
+    for name, b in bounds.items():
+        v = out.get(name)
+        if isinstance(v, int | float):
+            if b.max is not None and v > b.max:
+                out[name] = type(v)(b.max)
+            if b.min is not None and v < b.min:
+                out[name] = type(v)(b.min)
+    return out
+
+
+def _fired(policy: Policy | None, risk: str, kind: str, failed: bool) -> list[str]:
+    """The escalation triggers of ``policy`` a run of this kind sets off."""
+    if policy is None:
+        return []
+    happened = {f"risk_level:{risk}"}
+    happened |= {"override"} if kind == "override" else set()
+    happened |= {"rejected"} if kind == "rejected" else set()
+    happened |= {"deviation"} if kind == "deviation" else set()
+    happened |= {"model_error"} if failed else set()
+    return [t for t in policy.escalation.triggers if t in happened]
