@@ -83,23 +83,23 @@ def test_weakpoints_summary_counts_what_the_drill_down_lists(home: Path) -> None
 
 def test_rubric_commands(home: Path, tmp_path: Path) -> None:
     listed = json.loads(runner.invoke(app, ["rubric", "list", "--json"]).stdout)
-    assert [(r["id"], r["version"]) for r in listed] == [("raidt-default", "1")]
-    shown = runner.invoke(app, ["rubric", "show", "raidt-default@1", "--json"])
+    assert [(r["id"], r["version"]) for r in listed] == [("raidt-default", "2")]
+    shown = runner.invoke(app, ["rubric", "show", "raidt-default@2", "--json"])
     assert json.loads(shown.stdout)["text"] == default_rubric_text()
     good = tmp_path / "v2.yaml"
-    good.write_text(default_rubric_text().replace('version: "1"', 'version: "2"'))
+    good.write_text(default_rubric_text().replace('version: "2"', 'version: "4"'))
     assert runner.invoke(app, ["rubric", "add", str(good)]).exit_code == 0
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         default_rubric_text()
-        .replace('version: "1"', 'version: "3"')
+        .replace('version: "2"', 'version: "3"')
         .replace("check: purpose_recorded", "check: vibes")
     )
     result = runner.invoke(app, ["rubric", "add", str(bad)])
     assert result.exit_code == 1
     assert "bad.yaml:" in result.stderr and "vibes" in result.stderr
     listed = json.loads(runner.invoke(app, ["rubric", "list", "--json"]).stdout)
-    assert [r["version"] for r in listed] == ["1", "2"]
+    assert [r["version"] for r in listed] == ["2", "4"]
 
 
 def test_usage_errors(home: Path) -> None:
