@@ -6,11 +6,32 @@
   ``postgresql+psycopg://user@host/db`` (default: SQLite at ``$RAIDT_HOME/raidt.db``).
 - ``RAIDT_ORIGIN``: the checkpoint origin line, naming this log to witnesses
   (default ``raidt.local/<folder name of RAIDT_HOME>``).
+
+Server (``raidt serve``: gateway, OTLP ingest, capture API):
+
+- ``RAIDT_UPSTREAM_URL``: the model provider the gateway forwards to, a base URL ending in
+  ``/v1`` (e.g. ``https://api.openai.com/v1``); unset, the gateway answers 503.
+- ``RAIDT_UPSTREAM_PROVIDER``: its provider name for the policy's approved
+  ``(provider, model)`` pairs (default ``openai``).
+- ``RAIDT_UPSTREAM_TIMEOUT``: seconds the gateway waits for the upstream (default 120).
+- ``RAIDT_GATEWAY_USE_CASE``: the use case of gateway calls that send no
+  ``X-Raidt-Use-Case`` header (default: none, such calls are refused with 400).
+- ``RAIDT_GATEWAY_FAIL_MODE``: ``auto`` (default: refuse calls of high-risk runs while the
+  store cannot record, let others through and count the loss), ``closed`` or ``open``.
+- ``RAIDT_CAPTURE_USE_CASE``: the use case of OTLP traces that carry no
+  ``raidt.use_case`` attribute (default ``otel``).
+- ``RAIDT_OTLP_JOIN_SECONDS``: how long a GenAI span without content waits for its
+  prompt/reply log records before it is sealed alone (default 5).
+- ``RAIDT_MAX_BODY_BYTES``: the largest request body accepted, after gzip decompression
+  too (default 16 MiB).
+- ``RAIDT_TOKEN_CACHE_SECONDS``: how long a verified token is remembered (default 2; a
+  revocation takes effect within this time).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +45,17 @@ class Settings(BaseSettings):
     home: Path = Field(default=Path(".raidt"))
     database_url_override: str | None = Field(default=None, alias="RAIDT_DATABASE_URL")
     origin_override: str | None = Field(default=None, alias="RAIDT_ORIGIN")
+
+    # --- server (raidt serve) ---
+    upstream_url: str | None = None
+    upstream_provider: str = "openai"
+    upstream_timeout: float = Field(default=120.0, gt=0)
+    gateway_use_case: str | None = None
+    gateway_fail_mode: Literal["auto", "closed", "open"] = "auto"
+    capture_use_case: str = "otel"
+    otlp_join_seconds: float = Field(default=5.0, ge=0)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    token_cache_seconds: float = Field(default=2.0, ge=0)
 
     @property
     def database_url(self) -> str:

@@ -316,3 +316,8 @@ app.add_typer(record_app)
 from raidt.cli.agent import agent  # noqa: E402
 
 app.command("agent")(agent)
+from raidt.cli.serve import serve  # noqa: E402
+from raidt.cli.token import token_app  # noqa: E402
+
+app.command("serve")(serve)
+app.add_typer(token_app, name="token")

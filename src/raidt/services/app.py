@@ -58,6 +58,22 @@ class App:
         )
         return cls(settings, db)
 
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, migrate: bool = True, sqlite_cache_kib: int = SQLITE_CACHE_KIB
+    ) -> App:
+        """Open the store a complete :class:`Settings` names (the server's path)."""
+        try:
+            settings.home.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create RAIDT_HOME {settings.home}: {exc.strerror}"
+            ) from None
+        db = open_database(
+            settings.database_url, migrate=migrate, sqlite_cache_kib=sqlite_cache_kib
+        )
+        return cls(settings, db)
+
     @property
     def home(self) -> Path:
         return self.settings.home

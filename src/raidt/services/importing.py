@@ -19,7 +19,14 @@ from raidt.core.events import EventIn
 from raidt.errors import ImportFileError
 from raidt.services.app import App
 
-__all__ = ["ImportResult", "append_runs", "import_file", "parse_jsonl"]
+__all__ = [
+    "ImportResult",
+    "append_runs",
+    "import_file",
+    "parse_jsonl",
+    "parse_line",
+    "parse_object",
+]
 
 #: fields an exported stored event carries that the importing store assigns afresh
 _SEALED_FIELDS = ("seq", "prev_hash", "hash")
@@ -48,6 +55,12 @@ def parse_line(line: bytes, lineno: int, source: str) -> EventIn:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise ImportFileError(f"not valid JSON ({exc})", line=lineno, source=source) from None
+    return parse_object(obj, lineno, source)
+
+
+def parse_object(obj: object, lineno: int, source: str) -> EventIn:
+    """One decoded JSON value -> EventIn, or ImportFileError naming item and field (the
+    API's JSON list bodies come through here, so they are validated exactly as import)."""
     if not isinstance(obj, dict):
         raise ImportFileError("expected a JSON object per line", line=lineno, source=source)
     for k in _SEALED_FIELDS:

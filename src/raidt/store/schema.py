@@ -22,6 +22,8 @@ from sqlalchemy import (
 __all__ = [
     "EVIDENCE_TABLES",
     "actors",
+    "api_tokens",
+    "capture_pending",
     "checkpoints",
     "events",
     "ledger_nodes",
@@ -188,6 +190,34 @@ score_weakpoints = Table(
     Column("extra", Text, primary_key=True),
     Column("day", String(10), primary_key=True),
     Column("runs", BigInteger, nullable=False),
+)
+
+#: API tokens (not evidence: a token's revocation sets ``revoked_at`` on its row). Only
+#: the SHA-256 of the token is kept; the token itself is shown once, when it is created.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("role", String(40), nullable=False),
+    Column("token_sha256", String(64), nullable=False, unique=True),
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+)
+
+#: OTLP records waiting for their partner (a span for its content log records, or the
+#: other way round) before they are sealed as one run's events. A staging area, not
+#: evidence: rows are deleted in the transaction that seals them.
+capture_pending = Table(
+    "capture_pending",
+    metadata,
+    Column("row", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(10), nullable=False),
+    Column("trace_id", String(32), nullable=False),
+    Column("span_id", String(16), nullable=False),
+    Column("received_at", String(32), nullable=False, index=True),
+    Column("body", Text, nullable=False),
+    Index("ix_capture_pending_span", "trace_id", "span_id"),
 )
 
 EVIDENCE_TABLES = (

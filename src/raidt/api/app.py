@@ -1,0 +1,63 @@
+"""The ASGI app of ``raidt serve``, built by :func:`create_app`.
+
+One app serves the capture routes (``/api/events``, OTLP ingest at ``/v1/traces`` and
+``/v1/logs``, the OpenAI-compatible gateway under ``/openai/v1/``) and ``/healthz``; the
+REST API and the web UI join the same app. Each worker process opens its own store in
+the lifespan. The gateway is dispatched before FastAPI's router (a plain ASGI
+middleware), because it sits on the path of every model call and routing through the
+framework would cost more than the rest of the gateway's own work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from raidt import __version__
+from raidt.api.routes import events, health
+from raidt.api.state import ServerState
+from raidt.services.app import App
+from raidt.settings import Settings
+
+__all__ = ["create_app", "create_app_from_env"]
+
+log = logging.getLogger("raidt.server")
+
+GATEWAY_PREFIX = "/openai/v1"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The server app for ``settings`` (default: read from the RAIDT_* environment)."""
+    cfg = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        store = App.from_settings(cfg)
+        _ = store.signing_key  # created (if new) now, before any background thread signs
+        state = ServerState(cfg, store)
+        api.state.raidt = state
+        state.start()
+        try:
+            yield
+        finally:
+            await state.stop()
+            store.close()
+
+    api = FastAPI(
+        title="RAIDT",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    api.include_router(health.router)
+    api.include_router(events.router)
+    return api
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker reads the RAIDT_* environment)."""
+    return create_app()
