@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -30,9 +31,16 @@ def free_port() -> int:
 @contextmanager
 def running_server(settings: Settings) -> Iterator[str]:
     """Serve ``settings``' store; yields the base URL ``http://127.0.0.1:PORT``."""
+    with running_asgi(create_app(settings)) as base:
+        yield base
+
+
+@contextmanager
+def running_asgi(asgi: Any) -> Iterator[str]:
+    """Serve any ASGI app on a free loopback port; yields its base URL."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(settings),
+        asgi,
         host="127.0.0.1",
         port=port,
         loop="uvloop",

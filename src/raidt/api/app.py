@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from raidt import __version__
 from raidt.api.routes import events, health
@@ -29,6 +30,22 @@ log = logging.getLogger("raidt.server")
 GATEWAY_PREFIX = "/openai/v1"
 
 
+class _GatewayDispatch:
+    """Send ``/openai/v1/...`` straight to the gateway; everything else to FastAPI."""
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(GATEWAY_PREFIX):
+            state: ServerState = self.api.state.raidt
+            if state.gateway is not None:
+                await state.gateway.handle(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The server app for ``settings`` (default: read from the RAIDT_* environment)."""
     cfg = settings or Settings()
@@ -38,11 +55,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store = App.from_settings(cfg)
         _ = store.signing_key  # created (if new) now, before any background thread signs
         state = ServerState(cfg, store)
+        from raidt.capture.gateway import Gateway
+
+        state.gateway = Gateway(cfg, state.tokens, state.capture)
         api.state.raidt = state
+        await state.gateway.start()
         state.start()
         try:
             yield
         finally:
+            await state.gateway.stop()
             await state.stop()
             store.close()
 
@@ -55,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     api.include_router(health.router)
     api.include_router(events.router)
+    api.add_middleware(_GatewayDispatch, api=api)
     return api
 
 

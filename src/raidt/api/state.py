@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
 from raidt.services.app import App
 from raidt.services.capture import CaptureService
 from raidt.services.tokens import TokenService
 from raidt.settings import Settings
+
+if TYPE_CHECKING:
+    from raidt.capture.gateway import Gateway
 
 __all__ = ["ServerState"]
 
@@ -31,6 +35,7 @@ class ServerState:
         self.app = app
         self.tokens = TokenService(app, cache_seconds=settings.token_cache_seconds)
         self.capture = CaptureService(app)
+        self.gateway: Gateway | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     def start(self) -> None:

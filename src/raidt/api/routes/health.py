@@ -13,4 +13,6 @@ router = APIRouter()
 def healthz(request: Request) -> dict[str, object]:
     state = request.app.state.raidt
     out: dict[str, object] = {"ok": True, "database": state.app.db.dialect}
+    if state.gateway is not None:
+        out["gateway"] = state.gateway.health()
     return out
