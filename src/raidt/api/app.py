@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from raidt import __version__
-from raidt.api.routes import events, health
+from raidt.api.routes import events, health, otlp
 from raidt.api.state import ServerState
 from raidt.services.app import App
 from raidt.settings import Settings
@@ -56,8 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _ = store.signing_key  # created (if new) now, before any background thread signs
         state = ServerState(cfg, store)
         from raidt.capture.gateway import Gateway
+        from raidt.capture.otlp_ingest import OtlpIngest
+        from raidt.services.telemetry import TelemetryService
 
         state.gateway = Gateway(cfg, state.tokens, state.capture)
+        state.otlp = OtlpIngest(TelemetryService(store, state.capture), state.capture, cfg)
         api.state.raidt = state
         await state.gateway.start()
         state.start()
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     api.include_router(health.router)
     api.include_router(events.router)
+    api.include_router(otlp.router)
     api.add_middleware(_GatewayDispatch, api=api)
     return api
 

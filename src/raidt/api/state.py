@@ -18,6 +18,7 @@ from raidt.settings import Settings
 
 if TYPE_CHECKING:
     from raidt.capture.gateway import Gateway
+    from raidt.capture.otlp_ingest import OtlpIngest
 
 __all__ = ["ServerState"]
 
@@ -36,6 +37,7 @@ class ServerState:
         self.tokens = TokenService(app, cache_seconds=settings.token_cache_seconds)
         self.capture = CaptureService(app)
         self.gateway: Gateway | None = None
+        self.otlp: OtlpIngest | None = None
         self._ticker: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -57,4 +59,6 @@ class ServerState:
                 log.exception("background capture work failed")
 
     def _background_once(self, final: bool) -> None:
+        if self.otlp is not None:
+            self.otlp.sweep(final=final)
         self.capture.checkpoint_if_due(0.0 if final else 1.0)

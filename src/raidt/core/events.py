@@ -52,6 +52,8 @@ class EventType(StrEnum):
     CHALLENGE_RAISED = "challenge.raised"
     CHALLENGE_RESOLVED = "challenge.resolved"
     ASSESSMENT_RECORDED = "assessment.recorded"
+    #: telemetry that maps to no other type (an unknown OTLP span), kept whole as evidence
+    TELEMETRY_RECORDED = "telemetry.recorded"
 
 
 class Role(StrEnum):
@@ -227,6 +229,10 @@ class AssessmentRecorded(_Payload):
     rationale: str = Field(min_length=1)
 
 
+class TelemetryRecorded(_Payload):
+    source: str = Field(min_length=1)
+
+
 PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.RUN_STARTED: RunStarted,
     EventType.PROMPT_RENDERED: PromptRendered,
@@ -250,6 +256,7 @@ PAYLOAD_MODELS: dict[EventType, type[_Payload]] = {
     EventType.CHALLENGE_RAISED: ChallengeRaised,
     EventType.CHALLENGE_RESOLVED: ChallengeResolved,
     EventType.ASSESSMENT_RECORDED: AssessmentRecorded,
+    EventType.TELEMETRY_RECORDED: TelemetryRecorded,
 }
 
 

@@ -96,6 +96,7 @@ ACTION_NAMES: dict[EventType, str] = {
     EventType.CHALLENGE_RAISED: "raise challenge",
     EventType.CHALLENGE_RESOLVED: "resolve challenge",
     EventType.ASSESSMENT_RECORDED: "record assessment",
+    EventType.TELEMETRY_RECORDED: "record telemetry",
 }
 
 

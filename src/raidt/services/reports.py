@@ -86,6 +86,7 @@ _WHAT: dict[EventType, str] = {
     EventType.CHALLENGE_RAISED: "raised a challenge",
     EventType.CHALLENGE_RESOLVED: "resolved a challenge",
     EventType.ASSESSMENT_RECORDED: "recorded an assessment",
+    EventType.TELEMETRY_RECORDED: "sent telemetry",
 }
 
 

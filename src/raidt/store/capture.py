@@ -20,6 +20,8 @@ __all__ = [
     "PendingRow",
     "add_pending",
     "delete_pending",
+    "event_runs",
+    "existing_runs",
     "pending_for",
     "pending_older_than",
     "sealed_span_ids",
@@ -117,3 +119,28 @@ def delete_pending(conn: Connection, rows: Iterable[int]) -> None:
     ids = list(rows)
     for i in range(0, len(ids), _CHUNK):
         conn.execute(delete(t_pending).where(t_pending.c.row.in_(ids[i : i + _CHUNK])))
+
+
+def existing_runs(conn: Connection, run_ids: Iterable[str]) -> set[str]:
+    """Which of ``run_ids`` have events in the store."""
+    from raidt.store.schema import runs as t_runs
+
+    ids = list(run_ids)
+    out: set[str] = set()
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        out.update(
+            conn.execute(select(t_runs.c.run_id).where(t_runs.c.run_id.in_(chunk))).scalars()
+        )
+    return out
+
+
+def event_runs(conn: Connection, event_ids: Iterable[str]) -> dict[str, str]:
+    """Event id -> run id, for those of ``event_ids`` that are stored."""
+    ids = list(event_ids)
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        q = select(t_events.c.id, t_events.c.run_id).where(t_events.c.id.in_(chunk))
+        out.update({r.id: r.run_id for r in conn.execute(q)})
+    return out
