@@ -268,6 +268,7 @@ class Gateway:
             model=model,
             request=req,
             policy=policy,
+            policy_ref=self.capture.policy_ref(policy),
             actor_id=headers.get("x-raidt-user", "").strip() or "gateway-caller",
             actor_role=role,
             started=datetime.now(UTC),

@@ -63,6 +63,7 @@ class GatewayCall:
     model: str
     request: dict[str, Any]
     policy: Policy
+    policy_ref: dict[str, str]
     actor_id: str
     actor_role: str
     started: datetime
@@ -231,10 +232,10 @@ def _reply(call: GatewayCall) -> Reply:
         data = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         data = None
-    r = _reply_from_json(call.endpoint, data, raw)
-    if call.status is not None and call.status >= 400 and r.error is None:
-        r.error = f"upstream answered HTTP {call.status}"
-    return r
+    failed = call.status is not None and call.status >= 400
+    if failed and not (isinstance(data, dict) and isinstance(data.get("error"), dict)):
+        return Reply(error=f"upstream answered HTTP {call.status}")
+    return _reply_from_json(call.endpoint, data, raw)
 
 
 def call_events(call: GatewayCall) -> list[EventIn]:
@@ -254,7 +255,7 @@ def call_events(call: GatewayCall) -> list[EventIn]:
             "team": call.team,
             "purpose": call.purpose,
             "risk_level": call.risk_level,
-            "policy": {"id": policy.id, "version": policy.version, "sha256": policy.content_hash},
+            "policy": dict(call.policy_ref),
             "source": "gateway",
         }
         if call.template is not None:

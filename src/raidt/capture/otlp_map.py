@@ -601,7 +601,7 @@ def span_events(span: dict[str, Any], logs: list[dict[str, Any]], ctx: RunContex
         ):
             if a.get(attr) is not None:
                 responded[key] = a[attr]
-        if "output" in responded or "error" in responded:
+        if outp or "error" in responded:
             add("invoked", _E.MODEL_INVOKED, start, invoked)
             add("responded", _E.MODEL_RESPONDED, end, responded)
         else:  # content not captured: the call's facts stay on model.invoked

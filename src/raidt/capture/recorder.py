@@ -1,10 +1,11 @@
 """The gateway's recorder: calls are queued on the request path and sealed in batches.
 
 The request path only puts a :class:`~raidt.capture.gateway_map.GatewayCall` on a bounded
-queue; one background thread takes everything queued, maps it to events and appends them
-in one transaction (:meth:`raidt.services.capture.CaptureService.append_fresh`), then
-signs a checkpoint when one is due. A batch that cannot be stored is retried a few times;
-after that its calls are counted as lost and logged (never silently), and the recorder is
+queue; one background thread takes everything queued within ``linger`` seconds of the
+first call (one durable transaction per call would cost more than the call), maps it to
+events and appends them in one transaction
+(:meth:`raidt.services.capture.CaptureService.append_fresh`), then signs a checkpoint when
+one is due. A batch that cannot be stored is retried a few times; after that its calls are counted as lost and logged (never silently), and the recorder is
 *unhealthy* until a later batch is stored — which is what the gateway's fail-closed mode
 reads before it forwards a call.
 """
@@ -37,11 +38,13 @@ class Recorder:
         *,
         max_queue: int = 20_000,
         max_batch: int = 1000,
+        linger: float = 0.05,
         retries: int = 3,
         retry_wait: float = 0.2,
     ) -> None:
         self.capture = capture
         self.max_batch = max_batch
+        self.linger = linger
         self.retries = retries
         self.retry_wait = retry_wait
         self._q: queue.Queue[Any] = queue.Queue(maxsize=max_queue)
@@ -108,9 +111,12 @@ class Recorder:
             if first is _STOP:
                 return
             batch: list[GatewayCall] = [first]
+            # wait a little for more: one transaction per call would cost more than the call
+            until = time.monotonic() + self.linger
             while len(batch) < self.max_batch:
+                left = until - time.monotonic()
                 try:
-                    item = self._q.get_nowait()
+                    item = self._q.get(timeout=left) if left > 0 else self._q.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:

@@ -111,6 +111,7 @@ class CaptureService:
         self.policy_cache_seconds = policy_cache_seconds
         self._policies: dict[str, tuple[float, Policy]] = {}
         self._run_policies: dict[str, tuple[float, Policy]] = {}
+        self._refs: dict[tuple[str, str], dict[str, str]] = {}
 
     # --- policies of live capture (read on the request path, so remembered briefly) -----
 
@@ -142,6 +143,16 @@ class CaptureService:
             self._run_policies.clear()
         self._run_policies[run_id] = (now, policy)
         return policy
+
+    def policy_ref(self, policy: Policy) -> dict[str, str]:
+        """``{id, version, sha256}`` of a policy, as ``run.started`` cites it; the content
+        hash (a canonicalisation of the whole policy) is worked out once per version."""
+        key = (policy.id, policy.version)
+        ref = self._refs.get(key)
+        if ref is None:
+            ref = {"id": policy.id, "version": policy.version, "sha256": policy.content_hash}
+            self._refs[key] = ref
+        return ref
 
     def append_fresh(self, events: Sequence[EventIn]) -> int:
         """Append events the caller built with new ids (the gateway's batches): no lookup
