@@ -5,9 +5,10 @@ queue; one background thread takes everything queued within ``linger`` seconds o
 first call (one durable transaction per call would cost more than the call), maps it to
 events and appends them in one transaction
 (:meth:`raidt.services.capture.CaptureService.append_fresh`), then signs a checkpoint when
-one is due. A batch that cannot be stored is retried a few times; after that its calls are counted as lost and logged (never silently), and the recorder is
-*unhealthy* until a later batch is stored — which is what the gateway's fail-closed mode
-reads before it forwards a call.
+one is due. A batch that cannot be stored is retried a few times; after that its calls
+are counted as lost and logged (never silently), and the recorder is *unhealthy* until a
+later batch is stored, which is what the gateway's fail-closed mode reads before it
+forwards a call.
 """
 
 from __future__ import annotations

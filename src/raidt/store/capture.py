@@ -24,7 +24,6 @@ __all__ = [
     "existing_runs",
     "pending_for",
     "pending_older_than",
-    "sealed_span_ids",
     "stored_events",
 ]
 
@@ -48,16 +47,6 @@ def stored_events(conn: Connection, ids: Sequence[str]) -> dict[str, Any]:
         chunk = list(ids[i : i + _CHUNK])
         for row in conn.execute(select(*cols).where(t_events.c.id.in_(chunk))):
             out[row.id] = row
-    return out
-
-
-def sealed_span_ids(conn: Connection, event_ids: Iterable[str]) -> set[str]:
-    """Which of ``event_ids`` are stored (a cheaper :func:`stored_events`)."""
-    ids = list(event_ids)
-    out: set[str] = set()
-    for i in range(0, len(ids), _CHUNK):
-        chunk = ids[i : i + _CHUNK]
-        out.update(conn.execute(select(t_events.c.id).where(t_events.c.id.in_(chunk))).scalars())
     return out
 
 
