@@ -81,7 +81,8 @@ def test_chat_whole_and_streamed_sync(home: Path, stub: StubServer) -> None:
     assert resp1["usage"] == {"input_tokens": USAGE_IN, "output_tokens": USAGE_OUT}
     assert resp2["usage"] == resp1["usage"] and inv2["parameters"] == {"stream": True}
     assert resp1["latency_ms"] >= 0
-    assert stub.seen[0][1]["Authorization"] == f"Bearer {KEY}"  # sent upstream ...
+    sent = {k.lower(): v for k, v in stub.seen[0][1].items()}  # openai 3 sends it lower-case
+    assert sent["authorization"] == f"Bearer {KEY}"  # sent upstream ...
     assert KEY.encode() not in _store_bytes(home)  # ... and nowhere in the store
     assert verified(home)
 
