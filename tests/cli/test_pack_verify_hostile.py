@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from raidt.cli.main import app
+from raidt.services.packs import PackService
+from raidt.services.periodpacks import ATTESTATION, PERIOD_FILES
+from raidt.store.keys import public_key_pem
+from tests.services._packs import open_store, run_events
 from tests.services._zipcraft import Member, craft, deflated, zeros_bomb
 
 runner = CliRunner()
+_MiB = 1 << 20
 
 
 def _lines(text: str) -> list[str]:
@@ -53,3 +61,47 @@ def test_a_key_that_is_a_device_or_missing_is_one_line(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "--key /dev/zero: not a regular file" in r.output
     r = runner.invoke(app, ["pack", "verify", str(pack), "--key", str(tmp_path / "none.pem")])
     assert r.exit_code == 1 and "cannot open (No such file or directory)" in r.output
+
+
+def _verify_in_process_of_its_own(*args: str) -> tuple[int, int, str]:
+    """Exit status, peak resident memory (bytes) and stderr of ``raidt pack verify ARGS``
+    run as a separate process (``wait4`` reports that one child's own peak)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from raidt.cli.main import main; main()", "pack", "verify", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss * 1024, err
+
+
+#: a verifying process's own footprint is about 70 MiB; the bombs below inflate to 0.5-1 GiB
+_RSS_CAP = 200 * _MiB
+
+
+def test_bombs_never_grow_a_verifying_process(tmp_path: Path) -> None:
+    lying = tmp_path / "lying.zip"
+    lying.write_bytes(craft([Member("events.jsonl", zeros_bomb(1 << 30), 10)]))
+    code, rss, err = _verify_in_process_of_its_own(str(lying))
+    assert code == 1 and rss < _RSS_CAP and err.count("\n") == 1, (code, rss, err)
+
+    theirs = open_store(tmp_path / "theirs")
+    try:
+        theirs.events.append(run_events("r-1"))
+        out = tmp_path / "period"
+        PackService(theirs).build_period(
+            "discharge-summary", "2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z", out
+        )
+    finally:
+        theirs.close()
+    members = [deflated(n, (out / n).read_bytes()) for n in (*PERIOD_FILES, ATTESTATION)]
+    members.append(Member("packs/r-1.zip", zeros_bomb(512 * _MiB), 512 * _MiB))
+    period = tmp_path / "period.zip"
+    period.write_bytes(craft(members))
+    key = tmp_path / "org.pub.pem"
+    key.write_bytes(public_key_pem(Ed25519PrivateKey.generate()))
+    code, rss, err = _verify_in_process_of_its_own(str(period), "--key", str(key))
+    assert code == 1 and rss < _RSS_CAP and "not the pinned key" in err, (code, rss, err)
