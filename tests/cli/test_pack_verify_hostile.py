@@ -63,19 +63,34 @@ def test_a_key_that_is_a_device_or_missing_is_one_line(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "cannot open (No such file or directory)" in r.output
 
 
-def _verify_in_process_of_its_own(*args: str) -> tuple[int, int, str]:
+#: ``raidt`` that writes its own peak resident memory (VmHWM, KiB) to $PEAK_FILE at exit
+_CHILD = """
+import atexit, os
+
+def _peak():
+    line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    with open(os.environ["PEAK_FILE"], "w") as f:
+        f.write(line.split()[1])
+
+atexit.register(_peak)
+from raidt.cli.main import main
+main()
+"""
+
+
+def _verify_in_process_of_its_own(tmp: Path, *args: str) -> tuple[int, int, str]:
     """Exit status, peak resident memory (bytes) and stderr of ``raidt pack verify ARGS``
-    run as a separate process (``wait4`` reports that one child's own peak)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from raidt.cli.main import main; main()", "pack", "verify", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    run as a separate process. The peak is the child's own ``VmHWM`` (fresh since exec);
+    ``ru_maxrss`` would count the parent's pages as well, which a vfork child inherits."""
+    peak = tmp / "peak.kib"
+    proc = subprocess.run(
+        [sys.executable, "-c", _CHILD, "pack", "verify", *args],
+        env={**os.environ, "PEAK_FILE": str(peak)},
+        capture_output=True,
+        text=True,
+        check=False,
     )
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, usage.ru_maxrss * 1024, err
+    return proc.returncode, int(peak.read_text()) * 1024, proc.stderr
 
 
 #: a verifying process's own footprint is about 70 MiB; the bombs below inflate to 0.5-1 GiB
@@ -85,7 +100,7 @@ _RSS_CAP = 200 * _MiB
 def test_bombs_never_grow_a_verifying_process(tmp_path: Path) -> None:
     lying = tmp_path / "lying.zip"
     lying.write_bytes(craft([Member("events.jsonl", zeros_bomb(1 << 30), 10)]))
-    code, rss, err = _verify_in_process_of_its_own(str(lying))
+    code, rss, err = _verify_in_process_of_its_own(tmp_path, str(lying))
     assert code == 1 and rss < _RSS_CAP and err.count("\n") == 1, (code, rss, err)
 
     theirs = open_store(tmp_path / "theirs")
@@ -103,5 +118,5 @@ def test_bombs_never_grow_a_verifying_process(tmp_path: Path) -> None:
     period.write_bytes(craft(members))
     key = tmp_path / "org.pub.pem"
     key.write_bytes(public_key_pem(Ed25519PrivateKey.generate()))
-    code, rss, err = _verify_in_process_of_its_own(str(period), "--key", str(key))
+    code, rss, err = _verify_in_process_of_its_own(tmp_path, str(period), "--key", str(key))
     assert code == 1 and rss < _RSS_CAP and "not the pinned key" in err, (code, rss, err)
