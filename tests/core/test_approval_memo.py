@@ -1,23 +1,33 @@
 """The approval memo the checks use answers exactly what the policy answers.
 
-``model_ok`` and ``template_ok`` memoise per policy object; a wrong key (1 and True taken
-for one value, two policies taken for one) would silently change verdicts, so every answer
-is compared with the policy's own, asked first and again from the memo.
+:class:`Approvals` memoises per policy version; a wrong key (1 and True taken for one
+value) would silently change verdicts, so every answer is compared with the policy's own,
+asked first and again from the memo, and two policies' memos are kept apart.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raidt.core.checks import model_ok, template_ok
+from raidt.core.checks import Approvals
 from raidt.core.policy import load_policy
 from tests.core._runs import POLICY, POLICY_YAML
 
 #: the same policy text with a tighter bound: same shape, different answers
 STRICT = load_policy(POLICY_YAML.replace("max: 0.5", "max: 0.2"), "strict.yaml")
+MEMOS = {id(POLICY): Approvals(POLICY), id(STRICT): Approvals(STRICT)}
+
+
+def model_ok(policy: Any, provider: str, model: str, parameters: Any) -> bool:
+    return MEMOS[id(policy)].model_ok(provider, model, parameters)
+
+
+def template_ok(policy: Any, template_id: str, version: str) -> bool:
+    return MEMOS[id(policy)].template_ok(template_id, version)
+
 
 values = st.one_of(
     st.integers(-2, 2),
@@ -34,6 +44,7 @@ def _approved(policy: Any, provider: str, model: str, parameters: Any) -> bool:
     return policy.model_problem(provider, model, parameters) is None
 
 
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     provider=st.sampled_from(["openai", "anthropic"]),
     model=st.sampled_from(["gpt-4o", "gpt-4o-mini"]),

@@ -23,6 +23,7 @@ from raidt.core.actors import ActorDirectory, directory_digest, named_actor_ids
 from raidt.core.canonical import canonical_json
 from raidt.core.checks import (
     CHECKS,
+    Approvals,
     CheckContext,
     CheckResult,
     Comparables,
@@ -94,7 +95,16 @@ class ScoringPlan:
     content hash) are kept per policy version here too.
     """
 
-    __slots__ = ("_levels", "_policy_refs", "ids", "obligations", "ref", "rubric", "steps")
+    __slots__ = (
+        "_approvals",
+        "_levels",
+        "_policy_refs",
+        "ids",
+        "obligations",
+        "ref",
+        "rubric",
+        "steps",
+    )
 
     def __init__(self, rubric: Rubric) -> None:
         self.rubric = rubric
@@ -117,6 +127,17 @@ class ScoringPlan:
         self.ref = {"id": rubric.id, "version": rubric.version, "sha256": rubric.content_hash}
         self._levels: dict[tuple[str, ...], _Levels] = {}
         self._policy_refs: dict[tuple[str, str], dict[str, str]] = {}
+        self._approvals: dict[tuple[str, str], Approvals] = {}
+
+    def approvals(self, policy: Policy | None) -> Approvals | None:
+        """The memoised approval answers of a policy version (one per version)."""
+        if policy is None:
+            return None
+        key = (policy.id, policy.version)
+        found = self._approvals.get(key)
+        if found is None or found.policy is not policy:
+            found = self._approvals[key] = Approvals(policy)
+        return found
 
     def params_of(self, check: str) -> dict[str, Any]:
         """The parameters the rubric gives the (first) criterion using ``check``."""
@@ -147,6 +168,7 @@ class ScoringPlan:
     ) -> list[CheckContext]:
         """Each criterion's :class:`CheckContext` for one run (criteria without parameters
         share one)."""
+        approvals = self.approvals(policy)
         base = CheckContext(
             policy=policy,
             actors=actors,
@@ -154,6 +176,7 @@ class ScoringPlan:
             chain_ok=chain_ok,
             as_of=as_of,
             recorded_by=recorded_by,
+            approvals=approvals,
         )
         return [
             CheckContext(
@@ -164,6 +187,7 @@ class ScoringPlan:
                 as_of=as_of,
                 params=st.params,
                 recorded_by=recorded_by,
+                approvals=approvals,
             )
             if st.params
             else base

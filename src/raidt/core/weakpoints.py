@@ -25,7 +25,7 @@ from typing import Any
 
 from raidt.core.actors import ActorDirectory
 from raidt.core.checks import CheckContext, Comparables, RunEvidence
-from raidt.core.checks._base import model_ok, template_ok
+from raidt.core.checks._base import Approvals, approvals_of
 from raidt.core.checks.dependability import describe_config, describe_template, model_config
 from raidt.core.checks.oversight import judge_review
 from raidt.core.events import EventType
@@ -155,6 +155,7 @@ def run_facts(
     comparables: Comparables | None = None,
     as_of: datetime | None = None,
     review_params: Mapping[str, Any] | None = None,
+    approvals: Approvals | None = None,
     sla_hours: float = 72,
 ) -> RunFacts:
     """Summarise one run's evidence for weak-point detection (pure).
@@ -174,6 +175,7 @@ def run_facts(
         actors=actors or ActorDirectory(),
         as_of=as_of,
         params=dict(review_params or {}),
+        approvals=approvals,
     )
     j = judge_review(ev, ctx)
     stamp = _stamp_reason(j.problems) if j.approved and j.problems else None
@@ -183,13 +185,13 @@ def run_facts(
     template = f"{used[-1][1]}@{used[-1][2]}" if used else None
     mc = model_config(ev)
     templates_approved = models_approved = None
-    if policy is not None:
-        templates_approved = bool(used) and all(template_ok(policy, t, v) for _, t, v in used)
+    ok = approvals_of(ctx)
+    if ok is not None:
+        templates_approved = bool(used) and all(ok.template_ok(t, v) for _, t, v in used)
         calls = ev.all(EventType.MODEL_INVOKED)
         if calls:
             models_approved = all(
-                model_ok(
-                    policy,
+                ok.model_ok(
                     str(e.payload.get("provider")),
                     str(e.payload.get("model")),
                     e.payload.get("parameters") or {},

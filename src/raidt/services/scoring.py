@@ -151,6 +151,7 @@ def judge_run(
         comparables=comparables,
         as_of=as_of,
         review_params=plan.params_of("substantive_review"),
+        approvals=plan.approvals(policy),
     )
     return scored, facts
 

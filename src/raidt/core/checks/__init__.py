@@ -15,6 +15,7 @@ from raidt.core.checks import (  # noqa: F401 - imported to register the checks
 )
 from raidt.core.checks._base import (
     CHECKS,
+    Approvals,
     CheckContext,
     CheckFn,
     CheckResult,
@@ -29,6 +30,7 @@ from raidt.core.checks._base import (
 
 __all__ = [
     "CHECKS",
+    "Approvals",
     "CheckContext",
     "CheckFn",
     "CheckResult",

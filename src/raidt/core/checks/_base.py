@@ -27,6 +27,7 @@ from raidt.core.timefmt import format_ts, parse_ts
 
 __all__ = [
     "CHECKS",
+    "Approvals",
     "CheckContext",
     "CheckFn",
     "CheckResult",
@@ -34,6 +35,7 @@ __all__ = [
     "EvidenceEvent",
     "Result",
     "RunEvidence",
+    "approvals_of",
     "cite",
     "is_person",
     "model_ok",
@@ -75,8 +77,10 @@ class CheckContext:
     as_of: datetime | None = None
     params: dict[str, Any] = field(default_factory=dict)
     #: the instant by which the run's events were sealed (the first signed checkpoint
-    #: covering them, else the judging time): nothing can be dated later than that
+    #: covering them): nothing can be dated later than that
     recorded_by: datetime | None = None
+    #: the policy's memoised approval answers (see :class:`Approvals`)
+    approvals: Approvals | None = None
 
     def param(self, name: str, default: Any) -> Any:
         return self.params.get(name, default)
@@ -459,41 +463,61 @@ def ratio_result(ok: int, total: int) -> Result:
     return Result.PARTIAL if ok else Result.UNMET
 
 
-# Scoring asks one policy object the same few questions for every run (is this template,
-# this model configuration approved?). The answers are memoised here rather than on the
-# pydantic model: reading a model's private attribute goes through BaseModel.__getattr__,
-# and that lookup cost more than the memo saved (8 % of a compiled bulk rescore). Each entry
-# holds its policy, so the id in its key cannot be reused by another object meanwhile.
-_TEMPLATE_OK: dict[tuple[int, str, str], tuple[Policy, bool]] = {}
-_MODEL_OK: dict[tuple[Any, ...], tuple[Policy, bool]] = {}
-_MEMO_LIMIT = 10_000
+class Approvals:
+    """One policy version's answers to the questions scoring asks of every run (is this
+    template, this model configuration approved?), each worked out once.
+
+    A million runs ask a handful of distinct questions. The scoring plan keeps one of these
+    per policy version and hands it to the checks in their :class:`CheckContext`; the
+    answers are the policy's own (``Policy.template_approved`` and ``model_problem``).
+    """
+
+    __slots__ = ("_models", "_templates", "policy")
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self._templates: dict[tuple[str, str], bool] = {}
+        self._models: dict[tuple[Any, ...], bool] = {}
+
+    def template_ok(self, template_id: str, version: str) -> bool:
+        key = (template_id, version)
+        hit = self._templates.get(key)
+        if hit is None:
+            hit = self._templates[key] = self.policy.template_approved(template_id, version)
+        return hit
+
+    def model_ok(self, provider: str, model: str, parameters: Any) -> bool:
+        """Parameters with unhashable values are judged without the memo."""
+        if not isinstance(parameters, dict):
+            return self.policy.model_problem(provider, model, parameters) is None
+        try:
+            # the type is part of the key: 1, 1.0 and True are equal to Python, not here
+            key = (provider, model, tuple(sorted([(k, type(v), v) for k, v in parameters.items()])))
+            hit = self._models.get(key)
+        except TypeError:
+            return self.policy.model_problem(provider, model, parameters) is None
+        if hit is None:
+            if len(self._models) > 10_000:
+                self._models.clear()
+            hit = self._models[key] = self.policy.model_problem(provider, model, parameters) is None
+        return hit
+
+
+def approvals_of(ctx: CheckContext) -> Approvals | None:
+    """The approvals of the context's policy (the plan's, or new ones when a context was
+    built by hand); None when the policy is unknown."""
+    if ctx.policy is None:
+        return None
+    if ctx.approvals is not None and ctx.approvals.policy is ctx.policy:
+        return ctx.approvals
+    return Approvals(ctx.policy)
 
 
 def template_ok(policy: Policy, template_id: str, version: str) -> bool:
-    """``policy.template_approved(template_id, version)``, memoised."""
-    key = (id(policy), template_id, version)
-    hit = _TEMPLATE_OK.get(key)
-    if hit is None:
-        if len(_TEMPLATE_OK) > _MEMO_LIMIT:
-            _TEMPLATE_OK.clear()
-        hit = _TEMPLATE_OK[key] = (policy, policy.template_approved(template_id, version))
-    return hit[1]
+    """``policy.template_approved(template_id, version)`` (no memo: see :class:`Approvals`)."""
+    return policy.template_approved(template_id, version)
 
 
 def model_ok(policy: Policy, provider: str, model: str, parameters: Any) -> bool:
-    """``policy.model_approved(provider, model, parameters)``, memoised; parameters with
-    unhashable values are judged without the memo."""
-    if not isinstance(parameters, dict):
-        return policy.model_problem(provider, model, parameters) is None
-    try:
-        # the type is part of the key: 1, 1.0 and True are equal to Python, not here
-        params = tuple(sorted([(k, type(v), v) for k, v in parameters.items()]))
-        key = (id(policy), provider, model, params)
-        hit = _MODEL_OK.get(key)
-    except TypeError:
-        return policy.model_problem(provider, model, parameters) is None
-    if hit is None:
-        if len(_MODEL_OK) > _MEMO_LIMIT:
-            _MODEL_OK.clear()
-        hit = _MODEL_OK[key] = (policy, policy.model_problem(provider, model, parameters) is None)
-    return hit[1]
+    """Whether the model call is approved by ``policy`` (no memo: see :class:`Approvals`)."""
+    return policy.model_problem(provider, model, parameters) is None

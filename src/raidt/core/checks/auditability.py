@@ -15,11 +15,10 @@ from raidt.core.checks._base import (
     EvidenceEvent,
     Result,
     RunEvidence,
+    approvals_of,
     cite,
-    model_ok,
     ratio_result,
     register,
-    template_ok,
 )
 from raidt.core.events import EventType
 from raidt.core.timefmt import format_ts
@@ -79,17 +78,17 @@ def sequence_complete(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
 
 def breaches(ev: RunEvidence, ctx: CheckContext) -> list[tuple[EvidenceEvent, str]]:
     """Departures from the policy the record itself shows (template or model not approved)."""
-    pol = ctx.policy
-    if pol is None:
+    pol, ok = ctx.policy, approvals_of(ctx)
+    if pol is None or ok is None:
         return []
     out: list[tuple[EvidenceEvent, str]] = []
     for e, tid, ver in ev.templates():
-        if not template_ok(pol, tid, ver):
+        if not ok.template_ok(tid, ver):
             out.append((e, f"template {tid}@{ver} is not approved by {ctx.policy_label}"))
     for e in ev.all(EventType.MODEL_INVOKED):
         p = e.payload
         params = p.get("parameters") if isinstance(p.get("parameters"), dict) else {}
-        if not model_ok(pol, str(p.get("provider")), str(p.get("model")), params or {}):
+        if not ok.model_ok(str(p.get("provider")), str(p.get("model")), params or {}):
             out.append(
                 (
                     e,

@@ -15,8 +15,8 @@ from raidt.core.checks._base import (
     EvidenceEvent,
     Result,
     RunEvidence,
+    approvals_of,
     cite,
-    model_ok,
     ratio_result,
     register,
 )
@@ -50,11 +50,12 @@ def approved_model(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             "unknown, so its approval cannot be checked",
             cite(calls),
         )
+    ok = approvals_of(ctx)
+    assert ok is not None
     bad = [
         e
         for e in calls
-        if not model_ok(
-            ctx.policy,
+        if not ok.model_ok(
             str(e.payload.get("provider")),
             str(e.payload.get("model")),
             e.payload.get("parameters") or {},

@@ -13,10 +13,10 @@ from raidt.core.checks._base import (
     EvidenceEvent,
     Result,
     RunEvidence,
+    approvals_of,
     cite,
     ratio_result,
     register,
-    template_ok,
 )
 from raidt.core.checks.oversight import judge_review
 from raidt.core.events import EventType
@@ -49,7 +49,9 @@ def approved_template(ev: RunEvidence, ctx: CheckContext) -> CheckResult:
             "is unknown, so its approval cannot be checked",
             cite([e for e, _, _ in used]),
         )
-    bad = [(e, t, v) for e, t, v in used if not template_ok(ctx.policy, t, v)]
+    ok = approvals_of(ctx)
+    assert ok is not None
+    bad = [(e, t, v) for e, t, v in used if not ok.template_ok(t, v)]
     if not bad:
         return CheckResult(
             Result.MET,
