@@ -26,6 +26,14 @@ Server (``raidt serve``: gateway, OTLP ingest, capture API):
   too (default 16 MiB).
 - ``RAIDT_TOKEN_CACHE_SECONDS``: how long a verified token is remembered (default 2; a
   revocation takes effect within this time).
+
+SDK (``raidt.Recorder`` reads these from the environment itself, without this class, so
+that ``import raidt`` stays light):
+
+- ``RAIDT_SPOOL_DIR``: where the SDK keeps acknowledged runs until they are sealed (default
+  ``$RAIDT_HOME/spool``); ``raidt agent`` drains it.
+- ``RAIDT_URL`` and ``RAIDT_TOKEN``: the SDK sends runs to this remote ``raidt serve``
+  instead of the local store.
 """
 
 from __future__ import annotations

@@ -50,3 +50,14 @@ def test_big_integers_take_reference_path_or_fail_cleanly() -> None:
         assert "canonical" in str(exc)
     else:
         assert out == rfc8785.dumps({"n": 2**60})
+
+
+@settings(max_examples=600)
+@given(
+    st.floats(min_value=1e-5, max_value=1e17)
+    | st.floats(min_value=-1e17, max_value=-1e-5)
+    | st.sampled_from([1e-4, 9.999999999999999e-05, 1e16, 9999999999999998.0, 0.2, 1.0, -3.5])
+)
+def test_fixed_notation_floats_match_rfc8785(x: float) -> None:
+    """The repr fast path of es_number, across and just outside its range."""
+    assert es_number(x).encode() == rfc8785.dumps(x)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -281,3 +283,31 @@ def test_flush_into_either_engine(
         assert rec.flush() == 150
     assert len(stored_runs(home, url)) == 50
     assert verified(home, url)
+
+
+def test_a_forked_child_records_into_a_segment_of_its_own(home: Path) -> None:
+    rec = raidt.Recorder(home)
+    with _notes_run(rec) as parent_run:
+        parent_run.tool_call(name="before-fork")
+    pid = os.fork()
+    if pid == 0:  # the child: record one run, leave it spooled, exit without cleanup
+        code = 0
+        try:
+            with _notes_run(rec, initiator="u-child") as child_run:
+                child_run.tool_call(name="in-child")
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with _notes_run(rec) as after:
+        after.tool_call(name="after-fork")
+    assert len(segment_paths(rec.spool_dir)) == 2  # the parent's and the child's
+    assert rec.flush() == 6
+    assert sorted(s.initiator for s in _states(home)) == ["u-1", "u-1", "u-child"]
+    assert verified(home)
+
+
+def _states(home: Path) -> list[Any]:
+    with App.open(home) as app:
+        return app.events.list_runs()

@@ -31,6 +31,11 @@ def es_number(x: float) -> str:
         raise _Slow
     if x == 0:
         return "0"
+    if 1e-4 <= abs(x) < 1e16:
+        # Python's repr and ECMAScript both print the shortest round-tripping digits, in
+        # fixed notation throughout this range; only the integral ".0" differs
+        text = repr(x)
+        return text[:-2] if text.endswith(".0") else text
     sign = "-" if x < 0 else ""
     mantissa, _, exp = repr(abs(x)).partition("e")
     whole, _, frac = mantissa.partition(".")

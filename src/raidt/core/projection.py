@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from raidt.core.events import Event, EventType
+from raidt.core.events import Event, EventIn, EventType
 from raidt.core.timefmt import format_ts
 
 __all__ = ["RunState", "apply", "apply_dict", "changes", "new_state_dict", "project"]
@@ -76,8 +76,9 @@ def apply(state: RunState, event: Event) -> RunState:
     return replace(state, **changes(state.__getattribute__, event))
 
 
-def apply_dict(state: dict[str, Any], event: Event, at: str | None = None) -> None:
-    """Fold one event into a state held as a plain dict (the store's bulk path)."""
+def apply_dict(state: dict[str, Any], event: Event | EventIn, at: str | None = None) -> None:
+    """Fold one event into a state held as a plain dict (the store's bulk path; the event
+    may still be unsealed: folding reads only its type, time, actor and payload)."""
     state.update(changes(state.__getitem__, event, at))
 
 
@@ -90,7 +91,9 @@ def new_state_dict(run_id: str) -> dict[str, Any]:
 _EMPTY: dict[str, Any] = {}
 
 
-def changes(get: Callable[[str], Any], event: Event, at: str | None = None) -> dict[str, Any]:
+def changes(
+    get: Callable[[str], Any], event: Event | EventIn, at: str | None = None
+) -> dict[str, Any]:
     """The fields ``event`` changes, reading the current state through ``get``.
 
     ``at`` is the event's canonical timestamp text when the caller has it already.

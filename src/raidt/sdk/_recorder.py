@@ -67,7 +67,7 @@ class _PolicyView:
 
     def model_problem(self, provider: str, model: str, parameters: dict[str, Any]) -> str | None:
         try:
-            key = (provider, model, *sorted(parameters.items()))
+            key = (provider, model, *parameters.items())
             hash(key)
         except TypeError:  # unhashable parameter values: ask every time
             return self.policy.model_problem(provider, model, parameters)
@@ -332,6 +332,8 @@ class Recorder:
         fsync: also ``fsync`` each run (survives a power cut, not only a crash; slower).
         enforce_policy: check runs against the use case's policy before recording
             (default: on for a local store; a remote store is not asked for policies).
+            The policy in force is read once per recorder and use case, on the first run;
+            a recorder made after a new policy version is added uses the new one.
     """
 
     def __init__(
@@ -369,6 +371,7 @@ class Recorder:
         )
         self._policies: dict[str, _PolicyView] = {}
         self._templates: dict[tuple[str, str], str | None] = {}
+        self._trefs: dict[tuple[Any, ...], tuple[dict[str, Any], str | None]] = {}
         self._sink: Sink | None = None
 
     # --- recording ----------------------------------------------------------------------
@@ -405,21 +408,19 @@ class Recorder:
             "team": team,
             "purpose": purpose,
             "risk_level": risk_level,
-            "data_context": [dict(d) for d in data_context],
+            "data_context": [dict(d) for d in data_context] if data_context else [],
         }
         pol = self._policy(use_case) if self.enforce_policy else None
         deviation: dict[str, Any] | None = None
         if template is not None:
-            if not template.get("id") or template.get("version") in (None, ""):
-                raise ValidationError("template must give 'id' and 'version'")
-            tref: dict[str, Any] = {"id": str(template["id"]), "version": str(template["version"])}
-            if pol is not None:
-                stored = self._template_hash(tref["id"], tref["version"])
-                if stored:
-                    tref["sha256"] = stored
-                problem = pol.policy.template_problem(tref["id"], tref["version"], stored)
-                if problem:
-                    deviation = pol.deviation("template", problem, deviation_reason)
+            tkey = (use_case, template.get("id"), template.get("version"))
+            known = self._trefs.get(tkey)
+            if known is None:
+                known = self._trefs[tkey] = self._template_ref(template, pol)
+            tref, problem = known
+            if problem:
+                assert pol is not None
+                deviation = pol.deviation("template", problem, deviation_reason)
             payload["template"] = tref
         elif pol is not None and pol.policy.approved_templates:
             approved = ", ".join(f"{t.id}@{t.version}" for t in pol.policy.approved_templates)
@@ -434,6 +435,21 @@ class Recorder:
         if deviation is not None:
             run._add("deviation.recorded", deviation)
         return run
+
+    def _template_ref(
+        self, template: dict[str, Any], pol: _PolicyView | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """The recorded template reference (with the stored template's hash) and the
+        policy's objection to it, if any; memoised per use case and template version."""
+        if not template.get("id") or template.get("version") in (None, ""):
+            raise ValidationError("template must give 'id' and 'version'")
+        tref: dict[str, Any] = {"id": str(template["id"]), "version": str(template["version"])}
+        if pol is None:
+            return tref, None
+        stored = self._template_hash(tref["id"], tref["version"])
+        if stored:
+            tref["sha256"] = stored
+        return tref, pol.policy.template_problem(tref["id"], tref["version"], stored)
 
     def _commit(self, run: Run) -> None:
         """Hand the finished run to the spool: one framed record, one write()."""

@@ -26,6 +26,7 @@ import os
 import struct
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +53,19 @@ HEADER_SIZE = _HEADER.size
 #: a frame longer than this is treated as damage, not as a run (a run is a few KB)
 MAX_FRAME = 256 * 1024 * 1024
 SUFFIX = ".spool"
+
+
+_writers: weakref.WeakSet[SpoolWriter] = weakref.WeakSet()
+
+
+def _forked() -> None:
+    for writer in list(_writers):
+        writer._after_fork()
+
+
+#: a forked child must not write into (or unlock) its parent's segment; registering here
+#: spares the hot path an ``os.getpid()`` system call per run
+os.register_at_fork(after_in_child=_forked)
 
 
 def encode_frame(body: bytes) -> bytes:
@@ -178,16 +192,14 @@ class SpoolWriter:
         #: closed segments of this writer not yet seen removed, with their sizes
         self._closed: dict[Path, int] = {}
         self._pending = 0  # bytes in the live segment plus the closed ones above
-        self._pid = os.getpid()
+        _writers.add(self)
 
     # --- writing ------------------------------------------------------------------------
 
     def append(self, body: bytes) -> None:
         """Make one record durable (against a crash of this process), or raise."""
-        frame = encode_frame(body)
+        frame = _HEADER.pack(MAGIC, len(body), zlib.crc32(body)) + body
         with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's segment and lock are not ours
-                self._after_fork()
             if self._pending + len(frame) > self.max_bytes:
                 self._make_room(len(frame))
             if self._fd < 0 or self._size >= self.segment_bytes:
@@ -241,17 +253,16 @@ class SpoolWriter:
     def _after_fork(self) -> None:
         # the child shares the parent's open file description (and so its flock): drop it
         # without closing anything the parent still uses, and start a segment of its own
+        self._lock = threading.Lock()
         self._fd, self._path, self._size = -1, None, 0
         self._closed = {}
         self._pending = 0
-        self._pid = os.getpid()
 
     def rotate(self) -> list[Path]:
         """Close the live segment (new records go to a new one); returns this writer's closed
         segments that still exist, which a drain must seal."""
         with self._lock:
-            if self._pid == os.getpid():
-                self._close_live()
+            self._close_live()
             self._refresh()
             return list(self._closed)
 
@@ -279,8 +290,7 @@ class SpoolWriter:
 
     def close(self) -> None:
         with self._lock:
-            if self._pid == os.getpid():
-                self._close_live()
+            self._close_live()
 
     @property
     def live_segment(self) -> Path | None:

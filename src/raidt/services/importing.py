@@ -159,7 +159,7 @@ def append_runs(app: App, runs: Sequence[Sequence[EventIn]]) -> int:
     with app.db.write() as conn:
         stored = app.events.stored_ids(conn, firsts)
         fresh = [e for r in runs if r and r[0].id not in stored for e in r]
-        app.events.append_in(conn, fresh)
+        app.events.append_in(conn, fresh, returning=False)
     return len(fresh)
 
 
