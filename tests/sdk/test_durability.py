@@ -13,7 +13,7 @@ import pytest
 
 import raidt
 from raidt.errors import CaptureError, SpoolFullError
-from raidt.sdk._spool import segment_paths
+from raidt.sdk._spool import scan_segment, segment_paths
 from tests.sdk._store import OUTPUT, PROMPT, TEMPLATE, make_store, stored_runs, verified
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,3 +167,20 @@ def test_agent_once_seals_what_a_closed_recorder_left(tmp_path: Path) -> None:
     assert "sealed 15 events" in out.stdout
     assert set(stored_runs(home)) == set(ids)
     assert segment_paths(home / "spool") == []
+
+
+def test_an_altered_segment_is_sealed_up_to_the_damage_and_kept(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    make_store(home)
+    rec = raidt.Recorder(home)
+    ids = _record(rec, 3)
+    [segment] = rec._writer.rotate()
+    data = bytearray(segment.read_bytes())
+    first = scan_segment(segment).frames[0]
+    data[first.end + 40] ^= 0x01  # inside the second run's record
+    segment.write_bytes(bytes(data))
+    assert rec.flush() == 3
+    assert set(stored_runs(home)) == {ids[0]}
+    kept = segment.with_suffix(".damaged")
+    assert kept.exists() and segment_paths(home / "spool") == []
+    assert rec.flush() == 0  # kept for inspection, never read as spool again

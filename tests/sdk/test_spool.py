@@ -38,24 +38,25 @@ def test_a_torn_tail_is_ignored_never_misread(tmp_path: Path, cut: int) -> None:
     assert scan.tail == cut and not scan.damaged
 
 
-def test_a_flipped_byte_in_the_last_frame_is_a_torn_tail(tmp_path: Path) -> None:
+def test_a_flipped_byte_is_damage_and_nothing_after_it_is_read(tmp_path: Path) -> None:
     seg = tmp_path / "a.spool"
-    data = bytearray(_write(seg, b'{"run":1}', b'{"run":2}'))
-    data[-2] ^= 0x01
+    data = bytearray(_write(seg, b'{"run":1}', b'{"run":2}', b'{"run":3}'))
+    data[HEADER_SIZE + 9 + HEADER_SIZE + 2] ^= 0x01  # inside the second body
     seg.write_bytes(bytes(data))
     scan = scan_segment(seg)
     assert [f.body for f in scan.frames] == [b'{"run":1}']
-    assert scan.tail > 0 and not scan.damaged
+    assert scan.damaged and scan.tail == 2 * (HEADER_SIZE + 9)
 
 
-def test_altered_bytes_before_good_frames_are_damage(tmp_path: Path) -> None:
+def test_a_frame_hidden_in_a_torn_frame_is_never_read(tmp_path: Path) -> None:
+    """Prompt text that spells a whole frame stays text, even when its own frame is torn."""
     seg = tmp_path / "a.spool"
-    data = bytearray(_write(seg, b'{"run":1}', b'{"run":2}', b'{"run":3}'))
-    data[HEADER_SIZE + 2] ^= 0x01  # inside the first body
-    seg.write_bytes(bytes(data))
+    hidden = encode_frame(b'{"run":"forged"}')
+    outer = encode_frame(b'{"prompt":"' + hidden + b'"}')
+    seg.write_bytes(encode_frame(b'{"run":1}') + outer[:-3])  # the outer write was cut short
     scan = scan_segment(seg)
-    assert [f.body for f in scan.frames] == [b'{"run":2}', b'{"run":3}']
-    assert scan.damaged
+    assert [f.body for f in scan.frames] == [b'{"run":1}']
+    assert not scan.damaged and scan.tail == len(outer) - 3
 
 
 def test_writer_appends_one_frame_per_record_and_rotates(tmp_path: Path) -> None:

@@ -103,7 +103,11 @@ class Drainer:
         if scan.damaged:
             keep = path.with_suffix(".damaged")
             path.rename(keep)
-            log.error("spool %s: altered bytes between frames; kept as %s", path.name, keep)
+            log.error(
+                "spool %s: a frame with a wrong checksum (altered bytes); kept as %s",
+                path.name,
+                keep,
+            )
         else:
             path.unlink()
         return sealed

@@ -91,9 +91,9 @@ class SegmentScan:
     """What a segment held from ``start``: its good frames and how it ended.
 
     ``end`` is where the next read resumes (just past the last good frame); ``tail`` is the
-    number of bytes after it that do not form a complete frame (an unfinished or torn
-    write); ``damaged`` is True when good frames follow a bad one, which no crash produces
-    (the bytes were altered), so the segment is kept for inspection.
+    number of bytes after it that were not read as frames; ``damaged`` is True when the
+    first of them is a complete frame with a wrong magic or checksum, which no crash
+    produces (the bytes were altered), so the segment is kept for inspection.
     """
 
     frames: list[Frame]
@@ -102,21 +102,32 @@ class SegmentScan:
     damaged: bool
 
 
-def _frame_at(data: bytes, pos: int) -> Frame | None:
+def _frame_at(data: bytes, pos: int) -> Frame | bool:
+    """The frame at ``pos``; False when it is incomplete (runs past the end: a torn or
+    unfinished write), True when it is complete but wrong (bad magic or checksum)."""
     if len(data) - pos < HEADER_SIZE:
-        return None
+        return False
     magic, length, crc = _HEADER.unpack_from(data, pos)
+    if magic != MAGIC or length > MAX_FRAME:
+        return True
     start = pos + HEADER_SIZE
-    if magic != MAGIC or length > MAX_FRAME or start + length > len(data):
-        return None
+    if start + length > len(data):
+        return False
     body = data[start : start + length]
     if zlib.crc32(body) != crc:
-        return None
+        return True
     return Frame(pos, start + length, body)
 
 
 def scan_segment(path: Path, start: int = 0) -> SegmentScan:
-    """Read the complete frames of a segment from byte ``start``."""
+    """Read the complete frames of a segment from byte ``start``.
+
+    Reading stops at the first frame that is not whole and right. Nothing after it is
+    read: searching the rest for the next frame would let text inside a run's prompt that
+    looks like a frame be taken for one. An incomplete last frame is a torn tail (a write
+    that never finished, so was never acknowledged); a complete frame with a bad checksum
+    means the bytes were altered (``damaged``).
+    """
     with path.open("rb") as fh:
         fh.seek(start)
         data = fh.read()
@@ -125,16 +136,9 @@ def scan_segment(path: Path, start: int = 0) -> SegmentScan:
     damaged = False
     while pos < len(data):
         frame = _frame_at(data, pos)
-        if frame is None:
-            # a bad frame: the torn tail of a cut-short write, unless a good frame follows
-            nxt = data.find(MAGIC, pos + 1)
-            while nxt != -1 and _frame_at(data, nxt) is None:
-                nxt = data.find(MAGIC, nxt + 1)
-            if nxt == -1:
-                break
-            damaged = True
-            pos = nxt
-            continue
+        if not isinstance(frame, Frame):
+            damaged = frame
+            break
         frames.append(Frame(start + frame.offset, start + frame.end, frame.body))
         pos = frame.end
     end = frames[-1].end if frames else start
