@@ -274,7 +274,7 @@ def main_all(args: argparse.Namespace) -> None:
     try:
         for rep in range(args.reps):
             for row in rows:
-                if row.startswith("raidt"):
+                if row in RAIDT_ROWS:
                     cmd = [
                         sys.executable,
                         __file__,
