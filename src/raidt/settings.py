@@ -18,6 +18,8 @@ Server (``raidt serve``: gateway, OTLP ingest, capture API):
   ``X-Raidt-Use-Case`` header (default: none, such calls are refused with 400).
 - ``RAIDT_GATEWAY_FAIL_MODE``: ``auto`` (default: refuse calls of high-risk runs while the
   store cannot record, let others through and count the loss), ``closed`` or ``open``.
+- ``RAIDT_GATEWAY_QUEUE``: calls waiting to be recorded before the store counts as unable
+  to record (default 20,000).
 - ``RAIDT_CAPTURE_USE_CASE``: the use case of OTLP traces that carry no
   ``raidt.use_case`` attribute (default ``otel``).
 - ``RAIDT_OTLP_JOIN_SECONDS``: how long a GenAI span without content waits for its
@@ -60,6 +62,7 @@ class Settings(BaseSettings):
     upstream_timeout: float = Field(default=120.0, gt=0)
     gateway_use_case: str | None = None
     gateway_fail_mode: Literal["auto", "closed", "open"] = "auto"
+    gateway_queue: int = Field(default=20_000, gt=0)
     capture_use_case: str = "otel"
     otlp_join_seconds: float = Field(default=5.0, ge=0)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)

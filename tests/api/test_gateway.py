@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import openai
 import orjson
 import pytest
@@ -223,10 +224,67 @@ def test_refused_connection_is_recorded(tmp_path: Path, sqlite_url: str) -> None
 
 def _no_secret_anywhere(served: Served, caplog: pytest.LogCaptureFixture) -> None:
     assert CALLER_KEY not in caplog.text
-    db = served.home / "raidt.db"
+    db = Path(served.app.db.engine.url.database or "")
+    assert db.is_file() and db.stat().st_size > 0
     with sqlite3.connect(db) as conn:
         dump = "\n".join(conn.iterdump())
     assert CALLER_KEY not in dump
-    for f in served.home.rglob("*"):
+    for f in [*served.home.rglob("*"), *db.parent.glob(db.name + "*")]:
         if f.is_file():
             assert CALLER_KEY.encode() not in f.read_bytes(), f
+
+
+def test_fail_closed_at_high_risk_open_below(tmp_path: Path, sqlite_url: str) -> None:
+    """A store that cannot record (its write lock held elsewhere, the recorder's queue full):
+    high-risk calls are refused with 503, others pass and the loss is counted."""
+    with running_asgi(_stub_openai.app) as upstream:
+        settings = settings_for(
+            tmp_path / "home", sqlite_url, upstream_url=f"{upstream}/v1", gateway_queue=1
+        )
+        with App.from_settings(settings) as app:
+            _ = app.signing_key
+            install_presets(app)
+            token = TokenService(app).create("system").token
+            with running_server(settings) as base:
+                served = Served(base, app, token, tmp_path / "home")
+                low = served.client(**{"X-Raidt-Use-Case": "meeting-notes"})
+                high = served.client(
+                    **{"X-Raidt-Use-Case": "meeting-notes", "X-Raidt-Risk-Level": "high"}
+                )
+                msg = [{"role": "user", "content": "x"}]
+                blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), timeout=60)
+                blocker.execute("BEGIN IMMEDIATE")  # the store's write lock, held by someone else
+                try:
+                    low.chat.completions.create(model="gpt-4o-mini", messages=msg)  # being sealed
+                    _wait(lambda: _health(base)["sealing"] == 1)  # and stuck on the lock
+                    low.chat.completions.create(model="gpt-4o-mini", messages=msg)  # queued
+                    with pytest.raises(openai.InternalServerError) as refused:
+                        high.chat.completions.create(model="gpt-4o-mini", messages=msg)
+                    assert refused.value.status_code == 503
+                    assert refused.value.code == "recording_unavailable"
+                    passed = low.chat.completions.with_raw_response.create(
+                        model="gpt-4o-mini", messages=msg
+                    )
+                    assert passed.status_code == 200
+                    assert _health(base)["lost_calls"] == 1
+                finally:
+                    blocker.rollback()
+                    blocker.close()
+                _wait(lambda: _health(base)["queued"] == 0 and _health(base)["recorded_calls"] == 2)
+                lost_run = passed.headers["x-raidt-run-id"]
+                assert app.events.run_events(lost_run) == []  # counted, not silently kept
+        assert verify_store(app).ok
+
+
+def _health(base: str) -> dict[str, int]:
+    return dict(httpx.get(f"{base}/healthz").json()["gateway"])
+
+
+def _wait(cond: Callable[[], bool], timeout: float = 60) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached: {cond.__doc__}")
+        time.sleep(0.05)

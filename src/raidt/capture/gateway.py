@@ -94,7 +94,7 @@ class Gateway:
         self.capture = capture
         self.upstream = (settings.upstream_url or "").rstrip("/")
         self.provider = settings.upstream_provider
-        self.recorder = Recorder(capture)
+        self.recorder = Recorder(capture, max_queue=settings.gateway_queue)
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:

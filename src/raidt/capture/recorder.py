@@ -55,6 +55,7 @@ class Recorder:
         self.recorded = 0
         self.lost = 0
         self.healthy = True
+        self.sealing = 0
         self.last_error: str | None = None
 
     def start(self) -> None:
@@ -102,6 +103,7 @@ class Recorder:
         return {
             "recording": self.healthy,
             "queued": self._q.qsize(),
+            "sealing": self.sealing,
             "recorded_calls": self.recorded,
             "lost_calls": self.lost,
         }
@@ -124,9 +126,11 @@ class Recorder:
                     self._q.put(_STOP)
                     break
                 batch.append(item)
+            self.sealing = len(batch)
             try:
                 self._seal(batch)
             finally:
+                self.sealing = 0
                 with self._idle:
                     self._busy -= len(batch)
                     self._idle.notify_all()
