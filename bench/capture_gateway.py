@@ -126,10 +126,10 @@ def _validate(token: str) -> None:
 
 
 def _drain(started: float, timeout: float = 300) -> tuple[float, dict[str, Any]]:
-    """Wait until the raidt recorder's queue is empty; returns (seconds waited, health)."""
+    """Wait until the raidt recorder has sealed everything; returns (seconds waited, health)."""
     while True:
         h = _http_json(f"http://{gb.HOST}:{RAIDT_PORT}/healthz")["gateway"]
-        if h["queued"] == 0 or time.monotonic() - started > timeout:
+        if (h["queued"] == 0 and h.get("sealing", 0) == 0) or time.monotonic() - started > timeout:
             return time.monotonic() - started, h
         time.sleep(0.02)
 
