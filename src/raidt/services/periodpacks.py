@@ -41,6 +41,7 @@ from raidt.core.weakpoints import detect
 from raidt.errors import ValidationError
 from raidt.services.packzip import _info, write_member, zip_bytes
 from raidt.services.reports import PeriodReport, render_period_report
+from raidt.store.instants import at_or_after, before
 from raidt.store.schema import runs as t_runs
 
 if TYPE_CHECKING:
@@ -206,8 +207,8 @@ def _run_pages(svc: PackService, use_case: str, since: str, until: str) -> Itera
                     select(t_runs.c.run_id)
                     .where(
                         t_runs.c.use_case == use_case,
-                        t_runs.c.started_at >= since,
-                        t_runs.c.started_at < until,
+                        at_or_after(t_runs.c.started_at, since),
+                        before(t_runs.c.started_at, until),
                         t_runs.c.run_id > last,
                     )
                     .order_by(t_runs.c.run_id)
@@ -228,8 +229,8 @@ def _count_runs(svc: PackService, use_case: str, since: str, until: str) -> int:
                 .select_from(t_runs)
                 .where(
                     t_runs.c.use_case == use_case,
-                    t_runs.c.started_at >= since,
-                    t_runs.c.started_at < until,
+                    at_or_after(t_runs.c.started_at, since),
+                    before(t_runs.c.started_at, until),
                 )
             ).scalar_one()
         )

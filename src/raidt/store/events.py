@@ -23,6 +23,7 @@ from raidt.core.projection import RunState, apply_dict, new_state_dict
 from raidt.core.timefmt import format_ts, parse_ts
 from raidt.errors import NotFoundError, ValidationError
 from raidt.store.db import Database
+from raidt.store.instants import at_or_after, before
 from raidt.store.ledger import Ledger
 from raidt.store.schema import events as t_events
 from raidt.store.schema import runs as t_runs
@@ -328,9 +329,9 @@ class EventStore:
         if status:
             q = q.where(t_runs.c.status == status)
         if since:
-            q = q.where(t_runs.c.started_at >= since)
+            q = q.where(at_or_after(t_runs.c.started_at, since))
         if until:
-            q = q.where(t_runs.c.started_at < until)
+            q = q.where(before(t_runs.c.started_at, until))
         q = q.order_by(t_runs.c.started_at.desc(), t_runs.c.run_id)
         if limit is not None:
             q = q.limit(limit)

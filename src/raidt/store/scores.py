@@ -23,6 +23,7 @@ from raidt.core.rubric import PILLARS
 from raidt.core.scoring import compact_profile
 from raidt.core.weakpoints import RunFacts, WeakKey, weak_keys
 from raidt.store.db import Database
+from raidt.store.instants import at_or_after, before
 from raidt.store.schema import score_rollup as t_rollup
 from raidt.store.schema import score_weakpoints as t_weak
 from raidt.store.schema import scores as t_scores
@@ -332,9 +333,9 @@ class ScoreStore:
             if flagged_only:
                 q = q.where(t_scores.c.flagged == 1)
             if since:
-                q = q.where(t_scores.c.started_at >= since)
+                q = q.where(at_or_after(t_scores.c.started_at, since))
             if until:
-                q = q.where(t_scores.c.started_at < until)
+                q = q.where(before(t_scores.c.started_at, until))
             with self.db.read() as conn:
                 rows = conn.execute(q.order_by(t_scores.c.run_id).limit(batch)).all()
             if not rows:
