@@ -16,6 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from raidt.core.canonical import canonical_json
 from raidt.core.events import EventIn
+from raidt.core.strict_json import InputJSONError, loads_strict
 from raidt.errors import ImportFileError
 from raidt.services.app import App
 
@@ -52,7 +53,9 @@ def _field_of(exc: PydanticValidationError) -> tuple[str, str]:
 def parse_line(line: bytes, lineno: int, source: str) -> EventIn:
     """One JSONL line -> EventIn, or ImportFileError naming line and field."""
     try:
-        obj = orjson.loads(line)
+        obj = loads_strict(line)
+    except InputJSONError as exc:
+        raise ImportFileError(str(exc), line=lineno, source=source) from None
     except orjson.JSONDecodeError as exc:
         raise ImportFileError(f"not valid JSON ({exc})", line=lineno, source=source) from None
     return parse_object(obj, lineno, source)
