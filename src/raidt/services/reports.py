@@ -350,10 +350,17 @@ def render_period_report(report: PeriodReport) -> str:
 
 
 def html_to_pdf(html: str, out: Path) -> None:
-    """Render HTML to a PDF file with WeasyPrint (no base URL: nothing is fetched)."""
-    from weasyprint import HTML
+    """Render HTML to a PDF file with WeasyPrint; nothing outside the page is fetched.
 
-    HTML(string=html).write_pdf(str(out))
+    The page is self-contained, so any URL in it (an ``http:`` image, a ``file:``
+    stylesheet) came from recorded text, and fetching it would let evidence make the
+    renderer read local files or call out. The fetcher allows ``data:`` URLs only; a
+    refused URL is left out of the PDF.
+    """
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    HTML(string=html, url_fetcher=URLFetcher(allowed_protocols={"data"})).write_pdf(str(out))
 
 
 class ReportService:
