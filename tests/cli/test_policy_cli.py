@@ -151,3 +151,42 @@ def test_actors_import_and_list(home: Path, tmp_path: Path) -> None:
     refused = runner.invoke(app, ["actors", "import", str(bad)])
     assert refused.exit_code == 1 and "bad.yaml:3: field 'actors[0].roles'" in refused.stderr
     assert len(_json(["actors", "list", "--json"])) == 21  # type: ignore[arg-type]
+
+
+def test_a_new_version_starts_from_a_preset_via_yaml(home: Path, tmp_path: Path) -> None:
+    for preset in (p["id"] for p in _json(["policy", "list", "--json"])):  # type: ignore[union-attr]
+        shown = runner.invoke(app, ["policy", "show", preset, "--yaml"])
+        assert shown.exit_code == 0, shown.output
+        f = tmp_path / f"{preset}.yaml"
+        f.write_text(shown.stdout, encoding="utf-8")
+        assert runner.invoke(app, ["policy", "validate", str(f)]).exit_code == 0, preset
+        again = runner.invoke(app, ["policy", "add", str(f)])
+        assert again.exit_code == 0 and "already stored" in again.stdout, preset
+
+    source = runner.invoke(app, ["policy", "show", "credit-memo", "--yaml"]).stdout
+    edited = tmp_path / "credit-memo-2.yaml"
+    edited.write_text(
+        source.replace('version: "1"', 'version: "2"', 1).replace("sla_hours:", "sla_hours: 12 #"),
+        encoding="utf-8",
+    )
+    added = runner.invoke(app, ["policy", "add", str(edited)])
+    assert added.exit_code == 0 and "version 2 added" in added.stdout, added.output
+    assert _json(["policy", "show", "credit-memo", "--json"])["version"] == "2"  # type: ignore[index]
+
+
+def test_show_json_validates_and_its_hash_is_checked(home: Path, tmp_path: Path) -> None:
+    shown = _json(["policy", "show", "credit-memo", "--json"])
+    assert isinstance(shown, dict) and "content_hash" in shown
+    f = tmp_path / "credit-memo.json"
+    f.write_text(json.dumps(shown), encoding="utf-8")
+    ok = runner.invoke(app, ["policy", "validate", str(f)])
+    assert ok.exit_code == 0, ok.output
+    f.write_text(json.dumps({**shown, "title": "quietly changed"}), encoding="utf-8")
+    refused = runner.invoke(app, ["policy", "validate", str(f)])
+    assert refused.exit_code == 1
+    assert "is not the hash of this policy" in " ".join(refused.output.split())
+
+
+def test_show_json_and_yaml_together_refused(home: Path) -> None:
+    result = runner.invoke(app, ["policy", "show", "credit-memo", "--json", "--yaml"])
+    assert result.exit_code == 1 and "not both" in result.output

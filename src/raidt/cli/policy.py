@@ -7,13 +7,15 @@ gives one line naming file, line and field, exit code 1, and nothing is written.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from raidt.cli._common import console, fail, open_app, print_json, run_cli
+from raidt.cli._common import console, fail, open_app, print_json, read_text, run_cli
+from raidt.cli._text import cell, plain, safe
 from raidt.core.policy import Policy
 from raidt.core.timefmt import format_ts
 from raidt.services.policies import PolicyService, PolicyVersion
@@ -32,19 +34,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON data")]
 VersionOpt = Annotated[
     str | None, typer.Option("--version", "-v", help="a version (default: latest)")
 ]
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        fail(f"{path}: no such file")
-    except IsADirectoryError:
-        fail(f"{path}: is a directory, not a YAML file")
-    except UnicodeDecodeError:
-        fail(f"{path}: not UTF-8 text")
-    except OSError as exc:
-        fail(f"{path}: cannot be read ({exc.strerror})")
 
 
 def _version_json(v: PolicyVersion) -> dict[str, Any]:
@@ -81,7 +70,9 @@ def policy_list(as_json: JsonOpt = False) -> None:
         table.add_column(col)
     for v in versions:
         added = v.added_at.date().isoformat()
-        table.add_row(v.id, v.version, v.sector, v.title, added, v.content_hash[:12])
+        table.add_row(
+            cell(v.id), cell(v.version), cell(v.sector), cell(v.title), added, v.content_hash[:12]
+        )
     console.print(table)
 
 
@@ -90,10 +81,28 @@ def policy_show(
     policy_id: Annotated[str, typer.Argument(metavar="ID", help="policy (use case) id")],
     version: VersionOpt = None,
     as_json: JsonOpt = False,
+    as_yaml: Annotated[
+        bool,
+        typer.Option(
+            "--yaml",
+            help="print the YAML source as added: it validates and adds as is, so edit "
+            "it (raise the version) to start a new version",
+        ),
+    ] = False,
 ) -> None:
     """One policy version (the latest unless --version)."""
+    if as_json and as_yaml:
+        fail("give --json or --yaml, not both")
     with run_cli(), open_app() as app:
-        policy = PolicyService(app).get(policy_id, version)
+        svc = PolicyService(app)
+        policy = svc.get(policy_id, version)
+        source = svc.policy_text(policy.id, policy.version) if as_yaml else ""
+    if as_yaml:
+        # verbatim into a file or pipe; on a terminal, control characters made visible
+        sys.stdout.write(source if not sys.stdout.isatty() else plain(source))
+        sys.stdout.write("" if source.endswith("\n") else "\n")
+        sys.stdout.flush()
+        return
     if as_json:
         print_json(policy_json(policy))
         return
@@ -103,12 +112,12 @@ def policy_show(
 @policy_app.command("add")
 def policy_add(file: FileArg) -> None:
     """Validate and store a policy version (identical re-adds are no-ops)."""
-    text = _read(file)
+    text = read_text(file)
     with run_cli(), open_app() as app:
         policy, added = PolicyService(app).store_policy(text, str(file))
     what = "added" if added else "already stored (identical)"
     console.print(
-        f"[green]✓[/] policy [bold]{policy.id}[/] version {policy.version} {what} "
+        f"[green]✓[/] policy [bold]{safe(policy.id)}[/] version {safe(policy.version)} {what} "
         f"(hash {policy.content_hash[:12]})"
     )
 
@@ -116,12 +125,12 @@ def policy_add(file: FileArg) -> None:
 @policy_app.command("validate")
 def policy_validate(file: FileArg) -> None:
     """Check a policy file without storing it."""
-    text = _read(file)
+    text = read_text(file)
     with run_cli(), open_app() as app:
         policy = PolicyService(app).validate_policy(text, str(file))
     console.print(
-        f"[green]✓[/] {file}: policy [bold]{policy.id}[/] version {policy.version} is valid "
-        f"(hash {policy.content_hash[:12]})"
+        f"[green]✓[/] {safe(file)}: policy [bold]{safe(policy.id)}[/] version "
+        f"{safe(policy.version)} is valid (hash {policy.content_hash[:12]})"
     )
 
 
@@ -135,19 +144,23 @@ def policy_history(
     if as_json:
         print_json([_version_json(v) for v in versions])
         return
-    table = Table(title=f"History of policy {policy_id}")
+    table = Table(title=cell(f"History of policy {policy_id}"))
     for col in ("version", "added", "effective from", "title", "hash"):
         table.add_column(col)
     for v in versions:
         eff = v.effective_from.isoformat() if v.effective_from else "on adding"
-        table.add_row(v.version, format_ts(v.added_at), eff, v.title, v.content_hash[:12])
+        table.add_row(
+            cell(v.version), format_ts(v.added_at), eff, cell(v.title), v.content_hash[:12]
+        )
     console.print(table)
 
 
 def _print_policy(p: Policy) -> None:
-    console.print(f"[bold]{p.id}[/] version {p.version} — {p.title} ({p.sector})")
+    console.print(
+        f"[bold]{safe(p.id)}[/] version {safe(p.version)} — {safe(p.title)} ({safe(p.sector)})"
+    )
     if p.description:
-        console.print(p.description, highlight=False)
+        console.print(plain(p.description), highlight=False, markup=False)
     console.print(f"content hash {p.content_hash}", style="dim")
     eff = p.effective_from.isoformat() if p.effective_from else "when added"
     console.print(
@@ -159,7 +172,7 @@ def _print_policy(p: Policy) -> None:
     for col in ("id", "version", "sha256"):
         t.add_column(col)
     for ref in p.approved_templates:
-        t.add_row(ref.id, ref.version, ref.sha256 or "(not pinned)")
+        t.add_row(cell(ref.id), cell(ref.version), cell(ref.sha256 or "(not pinned)"))
     console.print(t)
 
     m = Table(title="Approved models")
@@ -176,47 +189,42 @@ def _print_policy(p: Policy) -> None:
             if b.allowed is not None:
                 parts.append("one of " + ", ".join(map(str, b.allowed)))
             bounds.append(f"{name} {' '.join(parts)}")
-        m.add_row(am.provider, am.model, "; ".join(bounds) or "-")
+        m.add_row(cell(am.provider), cell(am.model), cell("; ".join(bounds) or "-"))
     console.print(m)
 
     g = Table(title="Governance", show_header=False)
     g.add_column("rule", style="bold")
     g.add_column("value")
-    g.add_row("required roles", ", ".join(p.roles.required) or "-")
-    g.add_row(
-        "separation of duties",
-        "; ".join(f"{a} ≠ {b}" for a, b in p.roles.separation_of_duties) or "-",
-    )
-    g.add_row(
-        "qualifications",
-        "; ".join(f"{r}: {q}" for r, q in p.roles.qualifications.items()) or "-",
-    )
-    g.add_row("minimum review", f"{p.review.min_seconds} s")
-    g.add_row("checklist", "\n".join(f"☐ {c}" for c in p.review.checklist) or "-")
-    g.add_row(
-        "reviewer guidance",
-        "\n".join(f"{x.id}@{x.version}" for x in p.review.all_guidance) or "-",
-    )
-    g.add_row("mandatory before close", ", ".join(p.mandatory_fields) or "-")
-    g.add_row(
-        "escalation",
-        f"{', '.join(p.escalation.triggers) or 'never'} → {p.escalation.owner_role}",
-    )
-    g.add_row(
-        "sign-off by risk",
-        "\n".join(f"{lvl}: {', '.join(r) or 'none'}" for lvl, r in p.signoff.items()) or "none",
-    )
-    g.add_row("downstream allowed", ", ".join(p.downstream_allowed) or "anywhere")
+    rows = {
+        "required roles": ", ".join(p.roles.required) or "-",
+        "separation of duties": "; ".join(f"{a} ≠ {b}" for a, b in p.roles.separation_of_duties)
+        or "-",
+        "qualifications": "; ".join(f"{r}: {q}" for r, q in p.roles.qualifications.items()) or "-",
+        "minimum review": f"{p.review.min_seconds} s",
+        "checklist": "\n".join(f"☐ {c}" for c in p.review.checklist) or "-",
+        "reviewer guidance": "\n".join(f"{x.id}@{x.version}" for x in p.review.all_guidance) or "-",
+        "mandatory before close": ", ".join(p.mandatory_fields) or "-",
+        "escalation": f"{', '.join(p.escalation.triggers) or 'never'} → {p.escalation.owner_role}",
+        "sign-off by risk": "\n".join(
+            f"{lvl}: {', '.join(r) or 'none'}" for lvl, r in p.signoff.items()
+        )
+        or "none",
+        "downstream allowed": ", ".join(p.downstream_allowed) or "anywhere",
+    }
     capture: str = p.capture.mode
     if p.capture.redact_patterns:
         capture += " (" + ", ".join(p.capture.redact_patterns) + ")"
-    g.add_row("content capture", capture)
+    rows["content capture"] = capture
     hold = ", legal hold" if p.retention.legal_hold else ""
-    g.add_row("retention", f"at least {p.retention.min_days} days{hold}")
+    rows["retention"] = f"at least {p.retention.min_days} days{hold}"
+    for rule, value in rows.items():
+        g.add_row(rule, cell(value))
     console.print(g)
     if p.review.guidance:
-        console.print(f"[bold]Guidance {p.review.guidance.id}@{p.review.guidance.version}[/]")
-        console.print(p.review.guidance.text, highlight=False)
+        console.print(
+            f"[bold]Guidance {safe(p.review.guidance.id)}@{safe(p.review.guidance.version)}[/]"
+        )
+        console.print(plain(p.review.guidance.text), highlight=False, markup=False)
 
 
 # ----- raidt template --------------------------------------------------------------------
@@ -244,7 +252,7 @@ def template_list(as_json: JsonOpt = False) -> None:
     for col in ("id", "version", "added", "sha256"):
         table.add_column(col)
     for d in docs:
-        table.add_row(d.id, d.version, format_ts(d.added_at), d.content_hash)
+        table.add_row(cell(d.id), cell(d.version), format_ts(d.added_at), d.content_hash)
     console.print(table)
 
 
@@ -260,23 +268,24 @@ def template_show(
     if as_json:
         print_json({**t.model_dump(mode="json"), "sha256": t.content_hash})
         return
-    console.print(f"[bold]{t.id}[/] version {t.version}  sha256 {t.content_hash}")
+    console.print(f"[bold]{safe(t.id)}[/] version {safe(t.version)}  sha256 {t.content_hash}")
     if t.description:
-        console.print(t.description, highlight=False)
-    console.print(f"variables: {', '.join(t.variables) or '-'}")
-    console.rule()
-    console.print(t.text, highlight=False, markup=False)
+        console.print(plain(t.description), highlight=False, markup=False)
+    console.print(f"variables: {safe(', '.join(t.variables) or '-')}")
+    console.print("─" * 40, style="dim")
+    console.print(plain(t.text), highlight=False, markup=False)
 
 
 @template_app.command("add")
 def template_add(file: FileArg) -> None:
     """Validate and store a template version (identical re-adds are no-ops)."""
-    text = _read(file)
+    text = read_text(file)
     with run_cli(), open_app() as app:
         t, added = PolicyService(app).store_template(text, str(file))
     what = "added" if added else "already stored (identical)"
     console.print(
-        f"[green]✓[/] template [bold]{t.id}[/] version {t.version} {what} (sha256 {t.content_hash})"
+        f"[green]✓[/] template [bold]{safe(t.id)}[/] version {safe(t.version)} {what} "
+        f"(sha256 {t.content_hash})"
     )
 
 
@@ -286,10 +295,10 @@ def template_add(file: FileArg) -> None:
 @actors_app.command("import")
 def actors_import(file: FileArg) -> None:
     """Append an actor directory YAML (the latest entry per actor id wins)."""
-    text = _read(file)
+    text = read_text(file)
     with run_cli(), open_app() as app:
         n = PolicyService(app).import_actors(text, str(file))
-    console.print(f"[green]✓[/] imported {n} actor{'s' if n != 1 else ''} from {file}")
+    console.print(f"[green]✓[/] imported {n} actor{'s' if n != 1 else ''} from {safe(file)}")
 
 
 @actors_app.command("list")
@@ -308,5 +317,5 @@ def actors_list(as_json: JsonOpt = False) -> None:
         quals = "\n".join(
             f"{q.name} {q.valid_from}..{q.valid_until or ''}" for q in a.qualifications
         )
-        table.add_row(a.id, a.kind, ", ".join(a.roles), a.team or "", quals)
+        table.add_row(cell(a.id), cell(a.kind), cell(", ".join(a.roles)), cell(a.team), cell(quals))
     console.print(table)

@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    ModelWrapValidatorHandler,
     field_validator,
     model_validator,
 )
@@ -348,6 +349,26 @@ class Policy(_Strict):
     capture: CaptureRule = CaptureRule()
     retention: RetentionRule = RetentionRule()
     sla_hours: float = Field(default=72, gt=0)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _declared_hash(cls, data: Any, handler: ModelWrapValidatorHandler[Policy]) -> Policy:
+        """Accept the ``content_hash`` that ``policy show --json`` prints, and check it.
+
+        The hash is derived, so it is never part of the policy; given, it must be the hash
+        of the rest, which catches an edited JSON copy passed off as the version it names.
+        """
+        if not (isinstance(data, dict) and "content_hash" in data):
+            return handler(data)
+        declared = data["content_hash"]
+        policy = handler({k: v for k, v in data.items() if k != "content_hash"})
+        if declared != policy.content_hash:
+            raise ValueError(
+                f"content_hash {str(declared)[:64]!r} is not the hash of this policy "
+                f"({policy.content_hash}); a changed policy is a new version: drop "
+                "content_hash and raise the version"
+            )
+        return policy
 
     @model_validator(mode="after")
     def _sane(self) -> Policy:
