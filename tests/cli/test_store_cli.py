@@ -167,3 +167,67 @@ def test_unusable_store_is_one_line_and_hides_passwords(
     assert needle in result.output
     assert "hunter2" not in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b'"team": "a", "team": "b"', "key 'team' appears twice"),
+        (b'"team": "a\\u0000b"', "payload.team holds a NUL character"),
+    ],
+)
+def test_import_refuses_repeated_keys_and_nul_on_both_engines(
+    raidt_home: Path,
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    line: bytes,
+    message: str,
+) -> None:
+    monkeypatch.setenv("RAIDT_DATABASE_URL", db_url)
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    good = (
+        b'{"run_id": "r-1", "type": "run.started", "at": "2026-03-02T00:00:00.5Z", '
+        b'"actor": {"id": "u-1", "role": "initiator"}, "payload": {"use_case": "meeting-notes", '
+        b'"risk_level": "low", "team": "t"}}\n'
+    )
+    bad = good.replace(b'"team": "t"', line).replace(b"r-1", b"r-2")
+    f = tmp_path / "events.jsonl"
+    f.write_bytes(good + bad)
+    result = runner.invoke(app, ["import", str(f)])
+    assert result.exit_code == 1
+    assert f"events.jsonl:2: {message}" in " ".join(result.output.split())
+    assert len(result.output.strip().splitlines()) == 1
+    assert json.loads(runner.invoke(app, ["runs", "--json"]).stdout) == []
+
+
+def test_runs_since_a_date_includes_a_fractional_start(home: Path, tmp_path: Path) -> None:
+    f = tmp_path / "events.jsonl"
+    f.write_bytes(
+        b'{"run_id": "r-1", "type": "run.started", "at": "2026-03-02T00:00:00.5Z", '
+        b'"actor": {"id": "u-1", "role": "initiator"}, "payload": {"use_case": "meeting-notes", '
+        b'"risk_level": "low", "team": "t"}}\n'
+    )
+    assert runner.invoke(app, ["import", str(f)]).exit_code == 0
+    for since, found in (("2026-03-02", ["r-1"]), ("2026-03-02T00:00:00.6Z", [])):
+        listed = json.loads(runner.invoke(app, ["runs", "--json", "--since", since]).stdout)
+        assert [r["id"] for r in listed] == found, since
+
+
+def test_tables_off_a_terminal_are_not_cut_at_80_columns(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    long_id = "run-" + "0123456789" * 6
+    f = tmp_path / "events.jsonl"
+    f.write_bytes(
+        b'{"run_id": "' + long_id.encode() + b'", "type": "run.started", '
+        b'"at": "2026-03-02T00:00:00Z", "actor": {"id": "initiator-with-a-long-name", '
+        b'"role": "initiator"}, "payload": {"use_case": "meeting-notes", '
+        b'"risk_level": "low", "team": "a-team-with-a-rather-long-name", "purpose": "p"}}\n'
+    )
+    assert runner.invoke(app, ["import", str(f)]).exit_code == 0
+    listed = runner.invoke(app, ["runs"])
+    assert listed.exit_code == 0
+    assert long_id in listed.stdout and "…" not in listed.stdout
+    assert max(len(line) for line in listed.stdout.splitlines()) > 80

@@ -1,7 +1,7 @@
 """How the CLI shows weak points: counts per kind first, then the top entries of each kind.
 
 A governance lead reads the overview before the detail: a table cut after its first ten
-rows hid every kind but the first. Text from the store is shown as text (never markup).
+rows hid every kind but the first. Text from the store is shown as data (never markup, no control characters).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from raidt.cli._text import cell
 
 __all__ = ["print_weakpoints"]
 
@@ -29,7 +31,7 @@ def print_weakpoints(console: Console, found: list[dict[str, Any]], *, top: int 
     for col in ("kind", "weak points", "runs"):
         overview.add_column(col, justify="left" if col == "kind" else "right")
     for kind, items in by_kind.items():
-        overview.add_row(Text(kind), str(len(items)), str(sum(runs(w) for w in items)))
+        overview.add_row(cell(kind), str(len(items)), str(sum(runs(w) for w in items)))
     console.print(overview)
     detail = Table(title=f"the top {top} of each kind", header_style="bold")
     with_ids = any("run_ids" in w for w in found)
@@ -38,10 +40,10 @@ def print_weakpoints(console: Console, found: list[dict[str, Any]], *, top: int 
     for kind, items in by_kind.items():
         for w in sorted(items, key=lambda w: -runs(w))[:top]:
             ids = list(w.get("run_ids", []))
-            cells: list[Text | str] = [Text(kind), str(runs(w)), Text(str(w["detail"]))]
+            cells: list[Text | str] = [cell(kind), str(runs(w)), cell(w["detail"])]
             if with_ids:
                 cells.append(
-                    Text(", ".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else ""))
+                    cell(", ".join(ids[:3]) + (f" (+{len(ids) - 3})" if len(ids) > 3 else ""))
                 )
             detail.add_row(*cells)
     console.print(detail)

@@ -14,6 +14,7 @@ from rich.rule import Rule
 from rich.table import Table
 
 from raidt.cli._common import console, progress
+from raidt.cli._text import safe
 from raidt.cli._weak import print_weakpoints
 from raidt.core.policy import Policy
 from raidt.errors import ConfigurationError
@@ -113,7 +114,7 @@ def _fresh_home() -> Path:
 def run_demo(n_runs: int, seed: int) -> None:
     home = _fresh_home()
     console.print(Rule("[bold]RAIDT demo"))
-    console.print(f"store: [bold]{home}[/] (embedded SQLite)")
+    console.print(f"store: [bold]{safe(home)}[/] (embedded SQLite)")
     with App.open(home=home, database_url=f"sqlite:///{home.resolve() / 'raidt.db'}") as app:
         from raidt.cli.main import _install_defaults
 
@@ -168,7 +169,7 @@ def run_demo(n_runs: int, seed: int) -> None:
         _scores_and_pack(app, home)
     console.print(Rule())
     console.print(
-        f"Next: [bold]export RAIDT_HOME={home}[/], then [bold]raidt runs[/], "
+        f"Next: [bold]export RAIDT_HOME={safe(home)}[/], then [bold]raidt runs[/], "
         "[bold]raidt show run-000001[/], [bold]raidt score run-000001[/], "
         "[bold]raidt weakpoints[/], [bold]raidt verify[/], [bold]raidt pack verify FILE.zip[/]"
     )
@@ -239,7 +240,7 @@ def _scores_and_pack(app: App, home: Path) -> None:
     ok = all(r.ok for r in results)
     mark = "[green]✓[/]" if ok else "[red]✗[/]"
     console.print(
-        f"{mark} evidence pack {out} ({level.get(best.run_id)}) built and verified offline "
+        f"{mark} evidence pack {safe(out)} ({level.get(best.run_id)}) built and verified offline "
         f"({sum(r.ok for r in results)}/{len(results)} checks); read it as a person would: "
         f"raidt report {best.run_id} --html report.html"
     )

@@ -12,12 +12,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from raidt.cli._common import console, fail, open_app, print_json, progress, run_cli
+from raidt.cli._common import RaidtGroup, console, fail, open_app, print_json, progress, run_cli
+from raidt.cli._text import cell, plain, safe
 from raidt.core.timefmt import format_ts
 from raidt.services.app import App
 
+#: The largest ``--limit``: beyond any store, and inside every engine's integer range.
+MAX_LIMIT = 1_000_000_000
+#: The largest demo: the demo is a tour, not a load generator (bench/ is for that).
+MAX_DEMO_RUNS = 100_000
+
 app = typer.Typer(
     name="raidt",
+    cls=RaidtGroup,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -33,9 +40,10 @@ def init() -> None:
         installed = _install_defaults(a)
         note = a.checkpoint()
         console.print(
-            f"[green]✓[/] store ready at [bold]{a.settings.home}[/] ({a.db.dialect}); {installed}"
+            f"[green]✓[/] store ready at [bold]{safe(a.settings.home)}[/] ({a.db.dialect}); "
+            f"{installed}"
         )
-        console.print(f"  checkpoint: tree size {note.splitlines()[1]}")
+        console.print(f"  checkpoint: tree size {safe(note.splitlines()[1])}")
 
 
 def _install_defaults(a: App) -> str:
@@ -60,7 +68,7 @@ def import_(
     from raidt.services.importing import import_file
 
     with run_cli(), open_app() as a, progress() as bar:
-        task = bar.add_task(f"importing {file.name}", total=None)
+        task = bar.add_task(f"importing {safe(file.name)}", total=None)
 
         def tick(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
@@ -76,7 +84,7 @@ def import_(
         )
         return
     for e in result.skipped:
-        console.print(f"[yellow]skipped[/] {e.diagnostic()}", highlight=False)
+        console.print(f"[yellow]skipped[/] {safe(e.diagnostic())}", highlight=False)
     console.print(f"[green]✓[/] imported {result.events} events of {result.runs} runs")
 
 
@@ -87,7 +95,9 @@ def runs(
     status: Annotated[str | None, typer.Option("--status")] = None,
     since: Annotated[str | None, typer.Option("--since", help="started at or after (UTC)")] = None,
     until: Annotated[str | None, typer.Option("--until", help="started before (UTC)")] = None,
-    limit: Annotated[int | None, typer.Option("--limit")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, max=MAX_LIMIT, help="at most this many")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List runs (newest first)."""
@@ -138,16 +148,16 @@ def runs(
         table.add_column(col)
     for s in states:
         table.add_row(
-            s.run_id,
-            s.use_case or "",
-            s.team or "",
-            s.status,
-            s.risk_level or "",
-            s.initiator or "",
-            ",".join(s.reviewers),
-            s.disposition or "",
-            (s.started_at or "")[:19],
-            readiness.get(s.run_id) or "",
+            cell(s.run_id),
+            cell(s.use_case),
+            cell(s.team),
+            cell(s.status),
+            cell(s.risk_level),
+            cell(s.initiator),
+            cell(",".join(s.reviewers)),
+            cell(s.disposition),
+            cell((s.started_at or "")[:19]),
+            cell(readiness.get(s.run_id)),
         )
     console.print(table)
 
@@ -182,12 +192,13 @@ def show(
         print_json({"run": state.to_dict(), "events": [e.to_json_dict() for e in events]})
         return
     console.print(
-        f"[bold]run {run_id}[/] · {state.use_case} · team {state.team} · "
-        f"risk {state.risk_level} · status [bold]{state.status}[/]"
-        + (f" · disposition {state.disposition}" if state.disposition else "")
+        f"[bold]run {safe(run_id)}[/] · {safe(state.use_case)} · team {safe(state.team)} · "
+        f"risk {safe(state.risk_level)} · status [bold]{safe(state.status)}[/]"
+        + (f" · disposition {safe(state.disposition)}" if state.disposition else ""),
+        highlight=False,
     )
     if state.purpose:
-        console.print(f"purpose: {state.purpose}", highlight=False)
+        console.print(f"purpose: {safe(state.purpose)}", highlight=False)
     table = Table(header_style="bold")
     for col in ("#", "when (UTC)", "event", "who", "role", "details"):
         table.add_column(col, overflow="fold")
@@ -196,9 +207,9 @@ def show(
             str(i),
             format_ts(e.at),
             e.type.value,
-            e.actor.id,
+            cell(e.actor.id),
             e.actor.role.value,
-            _summary(e.payload),
+            cell(_summary(e.payload)),
         )
     console.print(table)
 
@@ -226,18 +237,22 @@ def checkpoint(
 
         pem = public_key_pem(a.signing_key).decode()
     if export:
-        export.write_text(note)
-        export.with_suffix(".pub.pem").write_text(pem)
+        try:
+            export.write_text(note)
+            export.with_suffix(".pub.pem").write_text(pem)
+        except OSError as exc:
+            fail(f"--export {export}: {exc.strerror}")
     if as_json:
         lines = note.splitlines()
         print_json(
             {"origin": lines[0], "tree_size": int(lines[1]), "root_hash": lines[2], "note": note}
         )
         return
-    console.print(note, highlight=False, end="")
+    console.print(plain(note), highlight=False, markup=False, end="")
     if export:
         console.print(
-            f"[green]✓[/] written to {export} (public key {export.with_suffix('.pub.pem')})"
+            f"[green]✓[/] written to {safe(export)} "
+            f"(public key {safe(export.with_suffix('.pub.pem'))})"
         )
 
 
@@ -274,14 +289,16 @@ def verify(
     if not report.ok:
         if not as_json:
             for p in report.problems[1:]:
-                console.print(f"[red]✗[/] {p}", highlight=False)
+                console.print(f"[red]✗[/] {safe(p)}", highlight=False)
         fail(f"verification failed: {report.problems[0]}")
 
 
 @app.command()
 def demo(
-    runs_count: Annotated[int, typer.Option("--runs", help="runs to generate")] = 300,
-    seed: Annotated[int, typer.Option("--seed")] = 7,
+    runs_count: Annotated[
+        int, typer.Option("--runs", min=1, max=MAX_DEMO_RUNS, help="runs to generate")
+    ] = 300,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1)] = 7,
 ) -> None:
     """Create a store, record realistic runs, verify, score and pack one."""
     from raidt.cli.demo import run_demo
@@ -291,7 +308,29 @@ def demo(
 
 
 def main() -> None:
-    app()
+    """The ``raidt`` entry point: the app, with a last line of defence against tracebacks.
+
+    Every expected failure is a :class:`~raidt.errors.RaidtError` turned into one line by
+    the command itself. What is left is the machine giving out (``MemoryError``) or a bug;
+    either way the user gets one line and exit code 1, and ``RAIDT_DEBUG=1`` shows the
+    traceback for a bug report.
+    """
+    import os
+    import sys
+
+    try:
+        app()
+    except MemoryError:
+        sys.stderr.write("error: out of memory; nothing more was written\n")
+        sys.exit(1)
+    except Exception as exc:
+        if os.environ.get("RAIDT_DEBUG"):
+            raise
+        reason = plain(str(exc).splitlines()[0] if str(exc) else "")[:300]
+        sys.stderr.write(
+            f"error: unexpected {type(exc).__name__}: {reason} (set RAIDT_DEBUG=1 to see where)\n"
+        )
+        sys.exit(1)
 
 
 # --- sub-command groups (each module owns its commands) ---

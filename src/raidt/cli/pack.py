@@ -6,14 +6,13 @@ machine with nothing but the zip (and the organisation's public key, ideally).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from raidt.cli._common import console, err_console, fail, open_app, print_json, progress, run_cli
+from raidt.cli._text import safe
 
 __all__ = ["EXIT_UNTRUSTED", "pack_app", "report"]
 
@@ -84,7 +83,7 @@ def build(
             return
         console.print(
             f"[green]✓[/] {result.runs} run packs, index, period report and "
-            f"consistency proof written to [bold]{result.out}[/]"
+            f"consistency proof written to [bold]{safe(result.out)}[/]"
         )
         return
     assert run_id is not None
@@ -94,19 +93,13 @@ def build(
         print_json({"out": str(path), "run_id": run_id, "bytes": path.stat().st_size})
         return
     console.print(
-        f"[green]✓[/] evidence pack of run {run_id} written to [bold]{path}[/] "
+        f"[green]✓[/] evidence pack of run {safe(run_id)} written to [bold]{safe(path)}[/] "
         f"({path.stat().st_size:,} bytes)"
     )
 
 
 #: exit status of ``pack verify`` when every check passed but no key was pinned
 EXIT_UNTRUSTED = 3
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _shown(text: str) -> str:
-    """Text from a pack, safe for the terminal: no Rich markup, no control sequences."""
-    return escape(_CONTROL.sub("\N{REPLACEMENT CHARACTER}", text))
 
 
 @pack_app.command(
@@ -154,17 +147,19 @@ def verify(
         for r in verdict.checks:
             mark = "[dim]–[/]" if r.skipped else "[green]✓[/]" if r.ok else "[red]✗[/]"
             console.print(
-                f"{mark} [bold]{r.name:<16}[/] {_shown(r.detail)}", highlight=False, soft_wrap=True
+                f"{mark} [bold]{safe(f'{r.name:<16}')}[/] {safe(r.detail)}",
+                highlight=False,
+                soft_wrap=True,
             )
     if verdict.status == "failed":
-        fail(f"pack {_shown(verdict.summary())}")
+        fail(f"pack {verdict.summary()}")
     if verdict.status == "untrusted":
         err_console.print(
-            f"[yellow]![/] {_shown(verdict.summary())}", highlight=False, soft_wrap=True
+            f"[yellow]![/] {safe(verdict.summary())}", highlight=False, soft_wrap=True
         )
         raise typer.Exit(EXIT_UNTRUSTED)
     if not as_json:
-        console.print(f"[green]✓[/] {_shown(verdict.summary())}", highlight=False, soft_wrap=True)
+        console.print(f"[green]✓[/] {safe(verdict.summary())}", highlight=False, soft_wrap=True)
 
 
 def report(
@@ -208,7 +203,7 @@ def report(
             page = svc.report_html(run_id)
     if html is not None:
         html.write_text(page, encoding="utf-8")
-        console.print(f"[green]✓[/] HTML report written to [bold]{html}[/]")
+        console.print(f"[green]✓[/] HTML report written to [bold]{safe(html)}[/]")
     if pdf is not None:
         html_to_pdf(page, pdf)
-        console.print(f"[green]✓[/] PDF report written to [bold]{pdf}[/]")
+        console.print(f"[green]✓[/] PDF report written to [bold]{safe(pdf)}[/]")

@@ -10,12 +10,15 @@ would (:mod:`raidt.services.csv_records`): what happened is recorded as it happe
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.prompt import Confirm, Prompt
 
 from raidt.cli._common import console, fail, open_app, print_json, run_cli
+from raidt.cli._text import safe
 from raidt.core.ids import new_id
 from raidt.core.policy import Policy
 from raidt.core.timefmt import format_ts, utcnow
@@ -24,6 +27,10 @@ from raidt.services.csv_records import csv_template, record_to_events
 __all__ = ["record", "record_app"]
 
 record_app = typer.Typer()
+
+#: Bounds on the numbers a person types: a year of review, and edits one person could make.
+MAX_REVIEW_SECONDS = 366 * 24 * 3600
+MAX_EDITS = 10_000
 
 #: policy mandatory field -> the record column that holds it
 _FIELD_COLUMN = {
@@ -55,6 +62,15 @@ _QUESTIONS: list[tuple[str, str, list[str] | None]] = [
 ]
 
 
+@contextmanager
+def _input_closed_is_an_error() -> Iterator[None]:
+    """A prompt that meets the end of input (stdin closed, a pipe ran dry) fails cleanly."""
+    try:
+        yield
+    except EOFError:
+        fail("input ended before the form was complete; nothing recorded (use --no-input)")
+
+
 def _required_columns(policy: Policy) -> list[str]:
     cols = ["team", "risk_level", "initiator"]
     for name in policy.mandatory_fields:
@@ -74,12 +90,12 @@ def _ask(
         else:
             answer = Prompt.ask(label, default=default or "", show_default=bool(default))
             if answer and choices and answer not in choices:
-                console.print(f"[red]choose one of: {', '.join(choices)}[/]")
+                console.print(f"[red]choose one of: {safe(', '.join(choices))}[/]")
                 continue
         answer = (answer or "").strip()
         if answer or not required:
             return answer
-        console.print(f"[red]{column} is required by the policy[/]")
+        console.print(f"[red]{safe(column)} is required by the policy[/]")
 
 
 @record_app.command("record")
@@ -97,9 +113,11 @@ def record(
     model: Annotated[str | None, typer.Option()] = None,
     reviewer: Annotated[str | None, typer.Option()] = None,
     reviewed_at: Annotated[str | None, typer.Option("--reviewed-at")] = None,
-    review_seconds: Annotated[float | None, typer.Option("--review-seconds")] = None,
+    review_seconds: Annotated[
+        float | None, typer.Option("--review-seconds", min=0, max=MAX_REVIEW_SECONDS)
+    ] = None,
     decision: Annotated[str | None, typer.Option(help="approved | rejected")] = None,
-    edits: Annotated[int | None, typer.Option()] = None,
+    edits: Annotated[int | None, typer.Option(min=0, max=MAX_EDITS)] = None,
     override_reason: Annotated[str | None, typer.Option("--override-reason")] = None,
     escalation_reason: Annotated[str | None, typer.Option("--escalation-reason")] = None,
     escalation_owner: Annotated[str | None, typer.Option("--escalation-owner")] = None,
@@ -141,7 +159,7 @@ def record(
     }  # fmt: skip
     cells.update({k: v for k, v in given.items() if v})
     interactive = not no_input
-    with run_cli(), open_app() as a:
+    with run_cli(), _input_closed_is_an_error(), open_app() as a:
         from raidt.services.policies import PolicyService
 
         ps = PolicyService(a)
@@ -154,8 +172,8 @@ def record(
         required = _required_columns(policy)
         if interactive:
             console.print(
-                f"[bold]Recording a run of {policy.id}@{policy.version}[/] "
-                f"({policy.title}); mandatory: {', '.join(required)}",
+                f"[bold]Recording a run of {safe(policy.id)}@{safe(policy.version)}[/] "
+                f"({safe(policy.title)}); mandatory: {safe(', '.join(required))}",
                 highlight=False,
             )
             default_template = policy.approved_templates[0] if policy.approved_templates else None
@@ -207,7 +225,7 @@ def record(
         print_json({"run_id": rid, "events": len(events)})
         return
     console.print(
-        f"[green]✓[/] recorded run [bold]{rid}[/] ({len(events)} events, policy "
-        f"{policy.id}@{policy.version})",
+        f"[green]✓[/] recorded run [bold]{safe(rid)}[/] ({len(events)} events, policy "
+        f"{safe(policy.id)}@{safe(policy.version)})",
         highlight=False,
     )

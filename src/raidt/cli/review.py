@@ -13,7 +13,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from raidt.cli._common import console, fail, open_app, print_json, run_cli
+from raidt.cli._common import console, fail, open_app, print_json, read_text, run_cli
+from raidt.cli._text import cell, safe
 from raidt.services.workflow import WorkflowService
 
 __all__ = ["review_app"]
@@ -28,7 +29,7 @@ RunId = Annotated[str, typer.Argument(help="the run id")]
 
 
 def _done(message: str) -> None:
-    console.print(f"[green]✓[/] {message}", highlight=False)
+    console.print(f"[green]✓[/] {safe(message)}", highlight=False)
 
 
 @review_app.command("queue")
@@ -47,13 +48,13 @@ def queue(
     table = Table("run", "use case", "team", "risk", "status", "reviewers", "started")
     for r in runs:
         table.add_row(
-            r.run_id,
-            r.use_case or "",
-            r.team or "",
-            r.risk_level or "",
-            r.status,
-            ", ".join(r.reviewers) or "-",
-            r.started_at or "",
+            cell(r.run_id),
+            cell(r.use_case),
+            cell(r.team),
+            cell(r.risk_level),
+            cell(r.status),
+            cell(", ".join(r.reviewers) or "-"),
+            cell(r.started_at),
         )
     console.print(table if runs else "[dim]nothing waiting[/]")
 
@@ -68,29 +69,38 @@ def show(run_id: RunId, as_json: Annotated[bool, typer.Option("--json")] = False
         return
     run = view["run"]
     console.print(
-        f"[bold]run {run['run_id']}[/]  {run['use_case']} / {run['team']}  "
-        f"risk {run['risk_level']}  status [bold]{run['status']}[/]  "
-        f"policy {view['policy']['id']}@{view['policy']['version']}",
+        f"[bold]run {safe(run['run_id'])}[/]  {safe(run['use_case'])} / {safe(run['team'])}  "
+        f"risk {safe(run['risk_level'])}  status [bold]{safe(run['status'])}[/]  "
+        f"policy {safe(view['policy']['id'])}@{safe(view['policy']['version'])}",
         highlight=False,
     )
     if view["guidance"]:
         g = view["guidance"]
-        console.print(f"[bold]guidance[/] {g['id']}@{g['version']}: {g['text']}", highlight=False)
+        console.print(
+            f"[bold]guidance[/] {safe(g['id'])}@{safe(g['version'])}: {safe(g['text'])}",
+            highlight=False,
+        )
     for item, done in view["checklist"].items():
         console.print(
-            f"  [{'green' if done else 'red'}]{'✓' if done else '·'}[/] {item}", highlight=False
+            f"  [{'green' if done else 'red'}]{'✓' if done else '·'}[/] {safe(item)}",
+            highlight=False,
         )
     table = Table("at", "type", "actor", "payload")
     for e in view["events"]:
         payload = {k: v for k, v in e["payload"].items() if k not in ("diff", "prompt", "output")}
         table.add_row(
-            e["at"], e["type"], f"{e['actor']['id']} ({e['actor']['role']})", str(payload)[:80]
+            cell(e["at"]),
+            cell(e["type"]),
+            cell(f"{e['actor']['id']} ({e['actor']['role']})"),
+            cell(str(payload)[:80]),
         )
     console.print(table)
-    console.print("[bold]allowed next:[/] " + ", ".join(view["allowed_next"]), highlight=False)
+    console.print(
+        "[bold]allowed next:[/] " + safe(", ".join(view["allowed_next"])), highlight=False
+    )
     missing = view["missing_for_close"]
     console.print(
-        "[bold]missing for close:[/] " + ("; ".join(missing) or "nothing"), highlight=False
+        "[bold]missing for close:[/] " + safe("; ".join(missing) or "nothing"), highlight=False
     )
 
 
@@ -169,12 +179,9 @@ def edit(
     """Record an edit of the output as a unified diff attributed to you."""
     if diff is None and (before is None or after is None):
         fail("give --before and --after files, or --diff")
-    try:
-        b = before.read_text(encoding="utf-8") if before else None
-        af = after.read_text(encoding="utf-8") if after else None
-        d = diff.read_text(encoding="utf-8") if diff else None
-    except OSError as exc:
-        fail(f"cannot read {exc.filename}: {exc.strerror}")
+    b = read_text(before) if before else None
+    af = read_text(after) if after else None
+    d = read_text(diff) if diff else None
     with run_cli(), open_app() as a:
         WorkflowService(a).edit_output(run_id, actor, b, af, reason, diff=d)
     _done(f"recorded edit on run {run_id}")

@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 
 from raidt.buildinfo import describe
-from raidt.cli._common import console, fail, open_app, print_json, progress, run_cli
+from raidt.cli._common import console, fail, open_app, print_json, progress, read_text, run_cli
+from raidt.cli._text import cell, plain, safe
 from raidt.cli._weak import print_weakpoints
 from raidt.core.aggregate import DIMENSIONS
 from raidt.core.rubric import PILLARS, load_rubric
@@ -26,6 +27,9 @@ rubric_app = typer.Typer(
     help="List, show and add scoring rubrics (append-only).", no_args_is_help=True
 )
 score_app.add_typer(rubric_app, name="rubric")
+
+#: More scoring processes than this is a typo, not a machine.
+MAX_WORKERS = 256
 
 _COLOURS = {
     "met": "green",
@@ -64,22 +68,22 @@ def _inputs_line(inputs: dict[str, Any]) -> str:
 def _show_profile(p: dict[str, Any]) -> None:
     level = p["readiness"]
     console.print(
-        f"run [bold]{p['run_id']}[/]  readiness [{_COLOURS[level]}]{level}[/]  "
-        f"rubric {p['rubric']['id']}@{p['rubric']['version']}  policy "
+        f"run [bold]{safe(p['run_id'])}[/]  readiness [{_COLOURS[level]}]{level}[/]  "
+        f"rubric {safe(p['rubric']['id'])}@{safe(p['rubric']['version'])}  policy "
         + (
-            f"{p['policy']['id']}@{p['policy']['version']}"
+            f"{safe(p['policy']['id'])}@{safe(p['policy']['version'])}"
             if p.get("policy")
             else "[red]unknown[/]"
         ),
         highlight=False,
     )
-    console.print(f"  [dim]{_inputs_line(p.get('inputs') or {})}[/]", highlight=False)
+    console.print(f"  [dim]{safe(_inputs_line(p.get('inputs') or {}))}[/]", highlight=False)
     pillars = Table(show_header=True, box=None)
     pillars.add_column("pillar")
     pillars.add_column("score", justify="right")
     pillars.add_column("")
     for name, value in p["pillars"].items():
-        pillars.add_row(name, str(value), _bar(value))
+        pillars.add_row(cell(name), str(value), _bar(value))
     console.print(pillars)
     crit = Table(show_header=True, show_lines=False)
     for col in ("criterion", "result", "rationale", "evidence"):
@@ -87,26 +91,32 @@ def _show_profile(p: dict[str, Any]) -> None:
     for c in p["criteria"]:
         mark = " [bold](critical)[/]" if c.get("critical") else ""
         crit.add_row(
-            c["id"] + mark,
+            safe(c["id"]) + mark,
             f"[{_COLOURS[c['result']]}]{c['result']}[/]",
-            c["rationale"],
-            ", ".join(c["evidence"][:4]) + (" …" if len(c["evidence"]) > 4 else ""),
+            cell(c["rationale"]),
+            cell(", ".join(c["evidence"][:4]) + (" …" if len(c["evidence"]) > 4 else "")),
         )
     console.print(crit)
     for reason in p.get("readiness_reasons", []):
-        console.print(f"  • {reason}", highlight=False)
+        console.print(f"  • {safe(reason)}", highlight=False)
     human = p.get("human") or {}
     for a in human.get("assessments", []):
         console.print(
-            f"  human assessment {a['event']} by {a['by']}: {a['criterion']} = "
-            f"{a['result']} (automated: {a['automated_result']}) — {a['rationale']}",
+            plain(
+                f"  human assessment {a['event']} by {a['by']}: {a['criterion']} = "
+                f"{a['result']} (automated: {a['automated_result']}) — {a['rationale']}"
+            ),
             highlight=False,
+            markup=False,
         )
     for c in human.get("challenges", []):
         console.print(
-            f"  challenge {c['event']} on {c['subject']} ({c['status']}): "
-            f"{c['reason']}" + (f" → {c['resolution']}" if c.get("resolution") else ""),
+            plain(
+                f"  challenge {c['event']} on {c['subject']} ({c['status']}): "
+                f"{c['reason']}" + (f" → {c['resolution']}" if c.get("resolution") else "")
+            ),
             highlight=False,
+            markup=False,
         )
 
 
@@ -121,7 +131,7 @@ def _show_aggregate(agg: dict[str, Any]) -> None:
             r = g["results"]
             share = g["share_met"]
             t.add_row(
-                g["key"],
+                cell(g["key"]),
                 str(r["met"]),
                 str(r["partial"]),
                 str(r["unmet"]),
@@ -137,7 +147,7 @@ def _show_aggregate(agg: dict[str, Any]) -> None:
         t.add_column("mean")
         for g in agg["groups"]:
             t.add_row(
-                g["key"],
+                cell(g["key"]),
                 str(g["runs"]),
                 *(
                     str(g["readiness"][lv])
@@ -172,8 +182,8 @@ def score(
     """Score one run, or every run (--all) with an aggregate (--by)."""
     from raidt.services.scoring import ScoringService
 
-    if workers < 1:
-        fail(f"--workers must be at least 1, not {workers}")
+    if not 1 <= workers <= MAX_WORKERS:
+        fail(f"--workers must be between 1 and {MAX_WORKERS}, not {workers}")
     if workers != 1 and not all_runs:
         fail("--workers goes with --all")
     if by is not None and by not in DIMENSIONS:
@@ -203,7 +213,7 @@ def score(
         print_json(summary)
         return
     counts = ", ".join(f"{k} {v}" for k, v in summary["readiness"].items())
-    console.print(f"[green]✓[/] scored {summary['runs']} runs: {counts}", highlight=False)
+    console.print(f"[green]✓[/] scored {summary['runs']} runs: {safe(counts)}", highlight=False)
     if by:
         _show_aggregate(summary["aggregate"])
 
@@ -262,7 +272,7 @@ def rubric_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
     for col in ("id", "version", "sha256", "added"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["id"], r["version"], r["sha256"][:16] + "…", r["added_at"])
+        t.add_row(cell(r["id"]), cell(r["version"]), r["sha256"][:16] + "…", r["added_at"])
     console.print(t)
 
 
@@ -282,7 +292,8 @@ def rubric_show(
         print_json({**r.model_dump(mode="json"), "sha256": doc.content_hash, "text": doc.body})
         return
     console.print(
-        f"[bold]{r.id}@{r.version}[/] {r.title}  sha256 {doc.content_hash}", highlight=False
+        f"[bold]{safe(r.id)}@{safe(r.version)}[/] {safe(r.title)}  sha256 {doc.content_hash}",
+        highlight=False,
     )
     t = Table()
     for col in ("pillar", "criterion", "check", "weight", "critical", "obligations"):
@@ -290,11 +301,11 @@ def rubric_show(
     for c in r.criteria:
         t.add_row(
             c.pillar.value,
-            f"{c.id}\n[dim]{c.title}[/]",
-            c.check,
+            f"{safe(c.id)}\n[dim]{safe(c.title)}[/]",
+            cell(c.check),
             f"{c.weight:g}",
             "yes" if c.critical else "",
-            ", ".join(c.obligations),
+            cell(", ".join(c.obligations)),
         )
     console.print(t)
 
@@ -305,9 +316,6 @@ def rubric_add(file: Annotated[Path, typer.Argument(help="rubric YAML")]) -> Non
     from raidt.services.scoring import ScoringService
 
     with run_cli(), open_app() as a:
-        try:
-            text = file.read_text("utf-8")
-        except OSError as exc:
-            fail(f"cannot read {file}: {exc.strerror}")
+        text = read_text(file)
         new = ScoringService(a).add_rubric(text, str(file))
-    console.print(f"[green]✓[/] {'added' if new else 'already stored, unchanged'}: {file}")
+    console.print(f"[green]✓[/] {'added' if new else 'already stored, unchanged'}: {safe(file)}")
