@@ -5,9 +5,9 @@ acting as a reviewer (guidance, checklist, edits, approval or rejection), overri
 escalations, sign-offs, closing, downstream use, and contestability (challenges and
 assessments). Each one checks the pure rules of :mod:`raidt.core.review_rules` and the
 state machine of :mod:`raidt.core.workflow` inside the run's write transaction (see
-:class:`~raidt.services.run_transactions.RunTransactions`) before recording anything.
-:class:`~raidt.services.workflow.WorkflowService` composes it with starting runs and
-recording model calls; use that class, not this one.
+:class:`~raidt.services.run_transactions.RunTransactions`, which it is given) before
+recording anything. :class:`~raidt.services.workflow.WorkflowService` holds one and offers
+its actions beside starting runs and recording model calls; adapters use that class.
 """
 
 from __future__ import annotations
@@ -43,8 +43,15 @@ __all__ = ["ReviewActions", "unified_diff"]
 _E = EventType
 
 
-class ReviewActions(RunTransactions):
-    """Actions on a started run, each checked against its policy, then recorded."""
+class ReviewActions:
+    """Actions on a started run, each checked against its policy, then recorded.
+
+    Args:
+        tx: the shared store, policy source, clock and read-check-append plumbing.
+    """
+
+    def __init__(self, tx: RunTransactions) -> None:
+        self.tx = tx
 
     # --- review -------------------------------------------------------------------------
 
@@ -54,7 +61,7 @@ class ReviewActions(RunTransactions):
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.REVIEW_ASSIGNED)
             check_separation(f, p, reviewer, "reviewer")
-            who = self._actor(reviewer)
+            who = self.tx.find_actor(reviewer)
             if who is not None and who.kind != "person":
                 raise PolicyViolation(
                     f"{reviewer} is a system component, not a person; a reviewer must be a person",
@@ -62,17 +69,17 @@ class ReviewActions(RunTransactions):
                 )
             check_qualified(p, "reviewer", reviewer, who, f.started_at or at)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.REVIEW_ASSIGNED,
                     at,
                     by,
-                    self._role_in_run(f, by),
+                    self.tx.role_in_run(f, by),
                     {"reviewer": {"id": reviewer, "role": "reviewer"}},
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def acknowledge_guidance(self, run_id: str, actor: str) -> Event:
         """The reviewer confirms they read the policy's reviewer guidance for this task."""
@@ -84,7 +91,7 @@ class ReviewActions(RunTransactions):
             if g is None:
                 raise WorkflowError(f"policy {p.id} has no reviewer guidance to acknowledge")
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.GUIDANCE_ACKNOWLEDGED,
                     at,
@@ -100,7 +107,7 @@ class ReviewActions(RunTransactions):
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def complete_checklist(self, run_id: str, actor: str, items: dict[str, bool]) -> Event:
         """Record checklist items; names the policy does not list are refused (typos)."""
@@ -116,12 +123,12 @@ class ReviewActions(RunTransactions):
                     f"policy {p.id} lists: {listed}"
                 )
             return [
-                self._ev(
+                self.tx.event(
                     run_id, _E.CHECKLIST_COMPLETED, at, actor, Role.REVIEWER, {"items": dict(items)}
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def edit_output(
         self,
@@ -161,9 +168,9 @@ class ReviewActions(RunTransactions):
                 payload["diff"] = redact(diff, p) if p.capture.mode == "redacted" else diff
             if reason:
                 payload["reason"] = reason
-            return [self._ev(run_id, _E.OUTPUT_EDITED, at, actor, Role.REVIEWER, payload)]
+            return [self.tx.event(run_id, _E.OUTPUT_EDITED, at, actor, Role.REVIEWER, payload)]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def approve(self, run_id: str, actor: str, reason: str | None = None) -> Event:
         """Approve after the policy's minimum review (time, checklist, guidance)."""
@@ -172,10 +179,10 @@ class ReviewActions(RunTransactions):
             check_transition(f.state, _E.REVIEW_APPROVED)
             check_reviewer_acting(f, actor, "approve")
             check_separation(f, p, actor, "reviewer")
-            check_qualified(p, "reviewer", actor, self._actor(actor), f.started_at or at)
+            check_qualified(p, "reviewer", actor, self.tx.find_actor(actor), f.started_at or at)
             check_approve(f, p, actor, at)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.REVIEW_APPROVED,
                     at,
@@ -185,7 +192,7 @@ class ReviewActions(RunTransactions):
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def reject(self, run_id: str, actor: str, reason: str) -> Event:
         """Reject the output; a reason is required so the rejection can be understood."""
@@ -197,10 +204,12 @@ class ReviewActions(RunTransactions):
             check_reviewer_acting(f, actor, "reject")
             check_separation(f, p, actor, "reviewer")
             return [
-                self._ev(run_id, _E.REVIEW_REJECTED, at, actor, Role.REVIEWER, {"reason": reason})
+                self.tx.event(
+                    run_id, _E.REVIEW_REJECTED, at, actor, Role.REVIEWER, {"reason": reason}
+                )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def override(self, run_id: str, actor: str, what: str, reason: str) -> Event:
         """Record that ``actor`` overrode ``what`` (a check, a decision) and why."""
@@ -210,17 +219,17 @@ class ReviewActions(RunTransactions):
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.OVERRIDE_RECORDED)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.OVERRIDE_RECORDED,
                     at,
                     actor,
-                    self._role_in_run(f, actor),
+                    self.tx.role_in_run(f, actor),
                     {"what": what, "reason": reason},
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def escalate(self, run_id: str, actor: str, reason: str, owner: str) -> Event:
         """Escalate to ``owner``, who must hold the policy's escalation owner role."""
@@ -229,17 +238,17 @@ class ReviewActions(RunTransactions):
 
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.ESCALATION_RAISED)
-            check_escalation_owner(f, p, owner, self._actor(owner))
+            check_escalation_owner(f, p, owner, self.tx.find_actor(owner))
             role = p.escalation.owner_role
             owner_role = role if role in Role.__members__.values() else "escalation_owner"
             check_separation(f, p, owner, owner_role)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.ESCALATION_RAISED,
                     at,
                     actor,
-                    self._role_in_run(f, actor),
+                    self.tx.role_in_run(f, actor),
                     {
                         "reason": reason,
                         "owner": {"id": owner, "role": owner_role},
@@ -248,7 +257,7 @@ class ReviewActions(RunTransactions):
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def resolve_escalation(self, run_id: str, actor: str, resolution: str) -> Event:
         """The owner of an open escalation resolves it (oldest first)."""
@@ -259,7 +268,7 @@ class ReviewActions(RunTransactions):
             check_transition(f.state, _E.ESCALATION_RESOLVED)
             esc = check_escalation_resolver(f, actor)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.ESCALATION_RESOLVED,
                     at,
@@ -269,21 +278,21 @@ class ReviewActions(RunTransactions):
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def signoff(self, run_id: str, actor: str, role: str, statement: str | None = None) -> Event:
         """Sign off in ``role``, which the policy must ask for at the run's risk level."""
 
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.SIGNOFF_RECORDED)
-            check_signoff(f, p, actor, role, self._actor(actor))
+            check_signoff(f, p, actor, role, self.tx.find_actor(actor))
             act_role = Role(role) if role in Role.__members__.values() else Role.APPROVER
             payload: dict[str, Any] = {"role": role}
             if statement:
                 payload["statement"] = statement
-            return [self._ev(run_id, _E.SIGNOFF_RECORDED, at, actor, act_role, payload)]
+            return [self.tx.event(run_id, _E.SIGNOFF_RECORDED, at, actor, act_role, payload)]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def close(
         self, run_id: str, actor: str, disposition: str, fields: dict[str, Any] | None = None
@@ -303,17 +312,17 @@ class ReviewActions(RunTransactions):
                 )
             check_transition(f.state, _E.RUN_CLOSED)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.RUN_CLOSED,
                     at,
                     actor,
-                    self._role_in_run(f, actor),
+                    self.tx.role_in_run(f, actor),
                     {**extra, "disposition": disposition},
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def record_downstream(
         self, run_id: str, actor: str, destination: str, reference: str | None = None
@@ -335,12 +344,12 @@ class ReviewActions(RunTransactions):
             if reference:
                 payload["reference"] = reference
             return [
-                self._ev(
-                    run_id, _E.DOWNSTREAM_USED, at, actor, self._role_in_run(f, actor), payload
+                self.tx.event(
+                    run_id, _E.DOWNSTREAM_USED, at, actor, self.tx.role_in_run(f, actor), payload
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     # --- contestability -----------------------------------------------------------------
 
@@ -361,7 +370,7 @@ class ReviewActions(RunTransactions):
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.CHALLENGE_RAISED)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.CHALLENGE_RAISED,
                     at,
@@ -375,7 +384,7 @@ class ReviewActions(RunTransactions):
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def resolve_challenge(self, run_id: str, actor: str, subject: str, resolution: str) -> Event:
         """The challenge's owner answers it; the answer is evidence too."""
@@ -386,7 +395,7 @@ class ReviewActions(RunTransactions):
             check_transition(f.state, _E.CHALLENGE_RESOLVED)
             ch = check_challenge_resolver(f, actor, subject)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.CHALLENGE_RESOLVED,
                     at,
@@ -396,7 +405,7 @@ class ReviewActions(RunTransactions):
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
     def record_assessment(
         self, run_id: str, actor: str, criterion: str, result: str, rationale: str
@@ -407,7 +416,7 @@ class ReviewActions(RunTransactions):
             check_transition(f.state, _E.ASSESSMENT_RECORDED)
             check_assessor(f, actor)
             return [
-                self._ev(
+                self.tx.event(
                     run_id,
                     _E.ASSESSMENT_RECORDED,
                     at,
@@ -417,7 +426,7 @@ class ReviewActions(RunTransactions):
                 )
             ]
 
-        return self._act(run_id, build)[0]
+        return self.tx.act(run_id, build)[0]
 
 
 def unified_diff(before: str, after: str) -> str:

@@ -1,14 +1,15 @@
 """The shared plumbing of the live workflow: read a run, check, append, in one transaction.
 
-:class:`RunTransactions` is the base the workflow's action mixins and
-:class:`~raidt.services.workflow.WorkflowService` build on. Each action opens one write
+:class:`RunTransactions` is the collaborator that
+:class:`~raidt.services.workflow.WorkflowService` and its
+:class:`~raidt.services.review_actions.ReviewActions` are given. Each action opens one write
 transaction, reads the run's events inside it, works out the run's facts and the policy
 the run started under, asks the pure rules in :mod:`raidt.core.review_rules` and
 :mod:`raidt.core.workflow`, and appends the new events in the same transaction. Because
 writes are serialised by the store, two people acting at once cannot both pass a check
 that only one of them should (two sign-offs for one role, an approval racing a
-rejection). It lives apart from the actions so that they and the service can share it
-without importing each other.
+rejection). It lives apart from the actions so that they and the service can share one
+instance without importing each other.
 """
 
 from __future__ import annotations
@@ -51,8 +52,8 @@ class PolicySource(Protocol):
 class RunTransactions:
     """The store, policy source and clock every workflow action shares, and its plumbing.
 
-    Not used on its own: :class:`~raidt.services.workflow.WorkflowService` is the class to
-    construct; its constructor is this one.
+    :class:`~raidt.services.workflow.WorkflowService` builds one from its own arguments;
+    adapters construct the service, not this.
 
     Args:
         app: the open store.
@@ -78,18 +79,18 @@ class RunTransactions:
 
     # --- plumbing -----------------------------------------------------------------------
 
-    def _actor(self, actor_id: str) -> Actor | None:
+    def find_actor(self, actor_id: str) -> Actor | None:
         """The actor's current directory entry (one row read, not the whole directory)."""
         return self.policies.find_actor(actor_id)
 
-    def _template_hash(self, template_id: str, version: str) -> str | None:
+    def template_hash(self, template_id: str, version: str) -> str | None:
         """The stored template's content hash, or None when the store does not hold it."""
         try:
             return self.policies.get_template(template_id, version).content_hash
         except NotFoundError:
             return None
 
-    def _policy_for(self, facts: RunFacts) -> Policy:
+    def policy_for(self, facts: RunFacts) -> Policy:
         ref = facts.started.get("policy")
         if isinstance(ref, dict) and ref.get("id"):
             policy = self.policies.get(str(ref["id"]), str(ref.get("version")))
@@ -105,7 +106,7 @@ class RunTransactions:
             raise WorkflowError(f"run {facts.run_id} has no run.started event")
         return self.policies.policy_in_force(use_case, facts.started_at)
 
-    def _act(
+    def act(
         self, run_id: str, build: Callable[[RunFacts, Policy, datetime], list[EventIn]]
     ) -> list[Event]:
         """Read, check and append in one serialised write transaction."""
@@ -115,12 +116,12 @@ class RunTransactions:
             if not events:
                 raise NotFoundError(f"no run with id {run_id!r}")
             facts = run_facts(events, run_id)
-            policy = self._policy_for(facts)
+            policy = self.policy_for(facts)
             new = build(facts, policy, at)
             return self.app.events.append_in(conn, new)
 
     @staticmethod
-    def _ev(
+    def event(
         run_id: str,
         type_: EventType,
         at: datetime,
@@ -142,7 +143,7 @@ class RunTransactions:
             raise ValidationError(f"{type_.value}: {where}: {err['msg']}") from None
 
     @staticmethod
-    def _role_in_run(facts: RunFacts, actor: str) -> Role:
+    def role_in_run(facts: RunFacts, actor: str) -> Role:
         """The role an actor acts in when the action itself does not name one."""
         if actor in facts.assigned_at:
             return Role.REVIEWER
@@ -155,11 +156,11 @@ class RunTransactions:
         return Role.ADMIN
 
     @staticmethod
-    def _capture(policy: Policy, key: str, text: str) -> dict[str, Any]:
+    def capture(policy: Policy, key: str, text: str) -> dict[str, Any]:
         """The payload fields for a prompt/output under the policy's capture mode."""
         return dict(capture_fields(key, text, policy))
 
-    def _deviation(
+    def deviation(
         self,
         policy: Policy,
         run_id: str,
@@ -178,7 +179,7 @@ class RunTransactions:
             raise PolicyViolation(
                 f"{problem}; give a deviation reason to proceed anyway", rule="approved_" + what
             )
-        return self._ev(
+        return self.event(
             run_id,
             _E.DEVIATION_RECORDED,
             at,

@@ -1,10 +1,10 @@
 """The live run lifecycle: every action is checked against the policy, then recorded.
 
 :class:`WorkflowService` is what adapters (review CLI, API, web UI, gateway) call. It
-starts runs, renders prompts and records model calls here, and takes every later action
-through :class:`~raidt.services.review_actions.ReviewActions`; each action reads, checks
-and appends in one serialised write transaction (see
-:class:`~raidt.services.run_transactions.RunTransactions`), so two people acting at once
+starts runs, renders prompts and records model calls here, and hands every later action
+to the :class:`~raidt.services.review_actions.ReviewActions` it holds. Both use one
+:class:`~raidt.services.run_transactions.RunTransactions`, in which each action reads,
+checks and appends in one serialised write transaction, so two people acting at once
 cannot both pass a check that only one of them should. Importing history does not come
 through here: it records what happened.
 
@@ -15,7 +15,7 @@ are re-exported here, so every name in ``__all__`` still imports from this modul
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -32,8 +32,9 @@ from raidt.core.review_rules import (
 from raidt.core.run_facts import RunFacts, run_facts
 from raidt.core.workflow import allowed_next, check_transition
 from raidt.errors import ValidationError, WorkflowError
+from raidt.services.app import App
 from raidt.services.review_actions import ReviewActions, unified_diff
-from raidt.services.run_transactions import PolicySource
+from raidt.services.run_transactions import PolicySource, RunTransactions
 
 __all__ = ["PolicySource", "RunView", "WorkflowService", "render_template", "unified_diff"]
 
@@ -81,8 +82,13 @@ class RunView:
         }
 
 
-class WorkflowService(ReviewActions):
+class WorkflowService:
     """Start runs and act on them, enforcing the run's policy before anything is recorded.
+
+    Composed of two collaborators: ``tx`` (:class:`RunTransactions`: store, policies,
+    clock, and the read-check-append transaction) and ``reviews`` (:class:`ReviewActions`:
+    every action after the start, given the same ``tx``). The review actions are offered
+    here one by one, so this class shows the whole surface adapters use.
 
     Args:
         app: the open store.
@@ -90,6 +96,19 @@ class WorkflowService(ReviewActions):
             ``PolicyService`` of the same store.
         now: the clock (injected in tests so review times are exact).
     """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        policies: PolicySource | None = None,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.tx = RunTransactions(app, policies=policies, now=now)
+        self.reviews = ReviewActions(self.tx)
+        self.app = app
+        self.policies: PolicySource = self.tx.policies
+        self.now: Callable[[], datetime] = self.tx.now
 
     # --- start and model events ---------------------------------------------------------
 
@@ -120,14 +139,14 @@ class WorkflowService(ReviewActions):
             if not template.get("id") or template.get("version") in (None, ""):
                 raise ValidationError("template must give 'id' and 'version'")
             tref = {"id": str(template["id"]), "version": str(template["version"])}
-            stored = self._template_hash(tref["id"], tref["version"])
+            stored = self.tx.template_hash(tref["id"], tref["version"])
             if stored:
                 tref["sha256"] = stored
             problem = check_template(policy, tref["id"], tref["version"], stored)
         elif policy.approved_templates:
             approved = ", ".join(f"{t.id}@{t.version}" for t in policy.approved_templates)
             problem = f"policy {policy.id} asks for an approved template ({approved})"
-        check_qualified(policy, "initiator", initiator, self._actor(initiator), when)
+        check_qualified(policy, "initiator", initiator, self.tx.find_actor(initiator), when)
         payload: dict[str, Any] = {
             "use_case": use_case,
             "team": team,
@@ -138,10 +157,10 @@ class WorkflowService(ReviewActions):
         }
         if template is not None:
             payload["template"] = tref
-        new = [self._ev(rid, _E.RUN_STARTED, when, initiator, Role.INITIATOR, payload)]
+        new = [self.tx.event(rid, _E.RUN_STARTED, when, initiator, Role.INITIATOR, payload)]
         if problem:
             new.append(
-                self._deviation(
+                self.tx.deviation(
                     policy,
                     rid,
                     when,
@@ -174,24 +193,26 @@ class WorkflowService(ReviewActions):
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.PROMPT_RENDERED)
             who = actor or f.initiator or "unknown"
-            role = self._role_in_run(f, who)
+            role = self.tx.role_in_run(f, who)
             payload = {
                 "template": {
                     "id": template.id,
                     "version": template.version,
                     "sha256": template.content_hash,
                 },
-                **self._capture(p, "prompt", text),
+                **self.tx.capture(p, "prompt", text),
             }
-            out = [self._ev(run_id, _E.PROMPT_RENDERED, at, who, role, payload)]
+            out = [self.tx.event(run_id, _E.PROMPT_RENDERED, at, who, role, payload)]
             problem = check_template(p, template.id, template.version, template.content_hash)
             if problem:
                 out.append(
-                    self._deviation(p, run_id, at, who, role, "template", problem, deviation_reason)
+                    self.tx.deviation(
+                        p, run_id, at, who, role, "template", problem, deviation_reason
+                    )
                 )
             return out
 
-        self._act(run_id, build)
+        self.tx.act(run_id, build)
         return text
 
     def record_model_call(
@@ -218,17 +239,17 @@ class WorkflowService(ReviewActions):
         def build(f: RunFacts, p: Policy, at: datetime) -> list[EventIn]:
             check_transition(f.state, _E.MODEL_INVOKED)
             who = actor or f.initiator or "unknown"
-            role = self._role_in_run(f, who)
+            role = self.tx.role_in_run(f, who)
             inv: dict[str, Any] = {
                 "provider": provider,
                 "model": model,
                 "parameters": dict(parameters),
             }
             if prompt is not None:
-                inv.update(self._capture(p, "prompt", prompt))
+                inv.update(self.tx.capture(p, "prompt", prompt))
             resp: dict[str, Any] = {}
             if output is not None:
-                resp.update(self._capture(p, "output", output))
+                resp.update(self.tx.capture(p, "output", output))
             if usage is not None:
                 resp["usage"] = dict(usage)
             if latency_ms is not None:
@@ -236,17 +257,18 @@ class WorkflowService(ReviewActions):
             if error is not None:
                 resp["error"] = error
             out = [
-                self._ev(run_id, _E.MODEL_INVOKED, at, who, role, inv),
-                self._ev(run_id, _E.MODEL_RESPONDED, at, who, role, resp),
+                self.tx.event(run_id, _E.MODEL_INVOKED, at, who, role, inv),
+                self.tx.event(run_id, _E.MODEL_RESPONDED, at, who, role, resp),
             ]
             problem = check_model(p, provider, model, dict(parameters))
             if problem:
                 out.insert(
-                    0, self._deviation(p, run_id, at, who, role, "model", problem, deviation_reason)
+                    0,
+                    self.tx.deviation(p, run_id, at, who, role, "model", problem, deviation_reason),
                 )
             return out
 
-        return self._act(run_id, build)
+        return self.tx.act(run_id, build)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -254,7 +276,7 @@ class WorkflowService(ReviewActions):
         """The run with its policy, allowed next actions and what is missing to close."""
         events = self.app.events.require_run_events(run_id)
         facts = run_facts(events, run_id)
-        return RunView(facts, events, self._policy_for(facts))
+        return RunView(facts, events, self.tx.policy_for(facts))
 
     def review_queue(self, reviewer: str | None = None) -> list[RunState]:
         """Open runs that wait on a person: unassigned, in review, escalated, approved.
@@ -268,3 +290,82 @@ class WorkflowService(ReviewActions):
                     out.append(st)
         out.sort(key=lambda s: (s.started_at or "", s.run_id))
         return out
+
+    # --- review actions (see ReviewActions) ----------------------------------------------
+
+    def assign_reviewer(self, run_id: str, reviewer: str, by: str) -> Event:
+        """Assign a reviewer: not the initiator, qualified on the run date if required."""
+        return self.reviews.assign_reviewer(run_id, reviewer, by)
+
+    def acknowledge_guidance(self, run_id: str, actor: str) -> Event:
+        """The reviewer confirms they read the policy's reviewer guidance for this task."""
+        return self.reviews.acknowledge_guidance(run_id, actor)
+
+    def complete_checklist(self, run_id: str, actor: str, items: dict[str, bool]) -> Event:
+        """Record checklist items; names the policy does not list are refused (typos)."""
+        return self.reviews.complete_checklist(run_id, actor, items)
+
+    def edit_output(
+        self,
+        run_id: str,
+        actor: str,
+        before: str | None,
+        after: str | None,
+        reason: str | None = None,
+        *,
+        diff: str | None = None,
+    ) -> Event:
+        """Record an edit as a unified diff attributed to the reviewer."""
+        return self.reviews.edit_output(run_id, actor, before, after, reason, diff=diff)
+
+    def approve(self, run_id: str, actor: str, reason: str | None = None) -> Event:
+        """Approve after the policy's minimum review (time, checklist, guidance)."""
+        return self.reviews.approve(run_id, actor, reason)
+
+    def reject(self, run_id: str, actor: str, reason: str) -> Event:
+        """Reject the output; a reason is required so the rejection can be understood."""
+        return self.reviews.reject(run_id, actor, reason)
+
+    def override(self, run_id: str, actor: str, what: str, reason: str) -> Event:
+        """Record that ``actor`` overrode ``what`` (a check, a decision) and why."""
+        return self.reviews.override(run_id, actor, what, reason)
+
+    def escalate(self, run_id: str, actor: str, reason: str, owner: str) -> Event:
+        """Escalate to ``owner``, who must hold the policy's escalation owner role."""
+        return self.reviews.escalate(run_id, actor, reason, owner)
+
+    def resolve_escalation(self, run_id: str, actor: str, resolution: str) -> Event:
+        """The owner of an open escalation resolves it (oldest first)."""
+        return self.reviews.resolve_escalation(run_id, actor, resolution)
+
+    def signoff(self, run_id: str, actor: str, role: str, statement: str | None = None) -> Event:
+        """Sign off in ``role``, which the policy must ask for at the run's risk level."""
+        return self.reviews.signoff(run_id, actor, role, statement)
+
+    def close(
+        self, run_id: str, actor: str, disposition: str, fields: dict[str, Any] | None = None
+    ) -> Event:
+        """Close the run; refused with the list of what the policy still asks for."""
+        return self.reviews.close(run_id, actor, disposition, fields)
+
+    def record_downstream(
+        self, run_id: str, actor: str, destination: str, reference: str | None = None
+    ) -> Event:
+        """Record where the output went; only approved output, only allowed destinations."""
+        return self.reviews.record_downstream(run_id, actor, destination, reference)
+
+    def raise_challenge(
+        self, run_id: str, actor: str, subject: str, reason: str, owner: str
+    ) -> Event:
+        """Anyone affected contests the run (``subject='run'``) or one score criterion."""
+        return self.reviews.raise_challenge(run_id, actor, subject, reason, owner)
+
+    def resolve_challenge(self, run_id: str, actor: str, subject: str, resolution: str) -> Event:
+        """The challenge's owner answers it; the answer is evidence too."""
+        return self.reviews.resolve_challenge(run_id, actor, subject, resolution)
+
+    def record_assessment(
+        self, run_id: str, actor: str, criterion: str, result: str, rationale: str
+    ) -> Event:
+        """A human assessor's judgement on one criterion (never by a participant)."""
+        return self.reviews.record_assessment(run_id, actor, criterion, result, rationale)
