@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from raidt.core.canonical import canonical_json
 from raidt.core.hashing import sha256_hex
+from raidt.core.policy import Version  # one rule for version labels: 1.10 is not 1.1
 
 __all__ = [
     "PILLARS",
@@ -135,7 +136,7 @@ class Rubric(_Strict):
     """
 
     id: str = Field(min_length=1, max_length=200, pattern=r"^[a-z0-9][a-z0-9._-]*$")
-    version: str = Field(min_length=1, max_length=50)
+    version: Version
     title: str = ""
     description: str = ""
     thresholds: Thresholds = Thresholds()
@@ -154,7 +155,7 @@ class Rubric(_Strict):
                     for c in items
                 ]
             pillars[key] = items
-        return {**data, "pillars": pillars, "version": _text(data.get("version"))}
+        return {**data, "pillars": pillars}
 
     @model_validator(mode="after")
     def _complete(self) -> Rubric:
@@ -196,11 +197,6 @@ class Rubric(_Strict):
     def obligations(self) -> list[str]:
         """Every obligation reference the rubric names, sorted."""
         return sorted({o for c in self.criteria for o in c.obligations})
-
-
-def _text(value: Any) -> Any:
-    # ``version: 1`` in YAML is an int; versions are text everywhere else.
-    return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 
 def load_rubric(text: str, source: str = "<rubric>") -> Rubric:
