@@ -278,3 +278,30 @@ def test_every_command_survives_hostile_input(
     assert not problems, f"{len(problems)} of {count} invocations failed:\n" + "\n".join(
         p[:600] for p in problems
     )
+
+
+@pytest.mark.parametrize(
+    ("exc", "line"),
+    [
+        (MemoryError(), "error: out of memory; nothing more was written"),
+        (RuntimeError("boom\x1b[2J\nsecond line"), "error: unexpected RuntimeError: boom\\x1b[2J"),
+    ],
+)
+def test_entry_point_turns_the_unexpected_into_one_line(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    exc: BaseException,
+    line: str,
+) -> None:
+    import raidt.cli.main as cli_main
+
+    def explode() -> None:
+        raise exc
+
+    monkeypatch.delenv("RAIDT_DEBUG", raising=False)
+    monkeypatch.setattr(cli_main, "app", explode)
+    with pytest.raises(SystemExit) as info:
+        cli_main.main()
+    assert info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(line) and err.count("\n") == 1 and "Traceback" not in err
