@@ -37,6 +37,7 @@ __all__ = [
     "progress",
     "read_text",
     "run_cli",
+    "writable",
 ]
 
 #: Width used when output is not a terminal and COLUMNS is unset: wide enough that no
@@ -110,6 +111,18 @@ def read_text(path: Path) -> str:
         fail(f"{path}: cannot be read ({exc.strerror})")
 
 
+def writable(path: Path) -> Path:
+    """``path`` when a file can be created there, else a one-line reason (exit 1).
+
+    Checked before slow work (a PDF takes seconds) so that a typo fails at once.
+    """
+    if path.is_dir():
+        fail(f"{path}: is a directory; give a file name")
+    if not path.parent.is_dir():
+        fail(f"{path}: the folder {path.parent} does not exist")
+    return path
+
+
 def print_json(obj: Any) -> None:
     """Write JSON data to stdout (no Rich markup, so it pipes cleanly)."""
     text = orjson.dumps(obj, option=orjson.OPT_INDENT_2, default=str).decode()
@@ -134,8 +147,11 @@ def progress(transient: bool = True) -> Iterator[Progress]:
 
 @contextmanager
 def run_cli() -> Iterator[None]:
-    """Turn RaidtError into a one-line message and exit code 1."""
+    """Turn RaidtError, and a file that cannot be read or written, into one line, exit 1."""
     try:
         yield
     except RaidtError as exc:
         fail(exc)
+    except OSError as exc:  # a path the user gave: missing folder, a directory, no permission
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        fail(f"{where}{exc.strerror or exc}")

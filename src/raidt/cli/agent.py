@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from raidt.cli._common import console, open_app, run_cli
+from raidt.cli._text import safe
 
 __all__ = ["agent"]
 
@@ -46,7 +47,7 @@ def agent(
         drainer = Drainer(LocalSink(a.home, app=a), folder)
         total = 0
         if not once:
-            console.print(f"draining {folder} into {a.db.dialect} (SIGTERM to stop)")
+            console.print(f"draining {safe(folder)} into {a.db.dialect} (SIGTERM to stop)")
         while True:
             sealed = drainer.drain(live=not once)
             total += sealed
@@ -55,4 +56,4 @@ def agent(
             if not sealed:
                 drainer.forget_missing()
                 time.sleep(interval)
-        console.print(f"[green]✓[/] sealed {total} events from {folder}")
+        console.print(f"[green]✓[/] sealed {total} events from {safe(folder)}")

@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from raidt.cli._common import RaidtGroup, console, fail, open_app, print_json, progress, run_cli
+from raidt.cli._common import (
+    RaidtGroup,
+    console,
+    fail,
+    open_app,
+    print_json,
+    progress,
+    run_cli,
+    writable,
+)
 from raidt.cli._text import cell, plain, safe
 from raidt.core.timefmt import format_ts
 from raidt.services.app import App
@@ -231,6 +240,8 @@ def checkpoint(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Sign the current tree head (C2SP tlog-checkpoint) and print or export it."""
+    if export is not None:
+        writable(export)
     with run_cli(), open_app() as a:
         note = a.checkpoint()
         from raidt.store.keys import public_key_pem

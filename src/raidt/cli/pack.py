@@ -11,7 +11,16 @@ from typing import Annotated
 
 import typer
 
-from raidt.cli._common import console, err_console, fail, open_app, print_json, progress, run_cli
+from raidt.cli._common import (
+    console,
+    err_console,
+    fail,
+    open_app,
+    print_json,
+    progress,
+    run_cli,
+    writable,
+)
 from raidt.cli._text import safe
 
 __all__ = ["EXIT_UNTRUSTED", "pack_app", "report"]
@@ -179,6 +188,9 @@ def report(
 
     if pdf is None and html is None:
         fail("give --pdf FILE and/or --html FILE")
+    for out in (pdf, html):
+        if out is not None:
+            writable(out)
     period = use_case is not None
     if period == (run_id is not None):
         fail("give RUN_ID, or --use-case with --since and --until")
@@ -202,8 +214,10 @@ def report(
             assert run_id is not None
             page = svc.report_html(run_id)
     if html is not None:
-        html.write_text(page, encoding="utf-8")
+        with run_cli():
+            html.write_text(page, encoding="utf-8")
         console.print(f"[green]✓[/] HTML report written to [bold]{safe(html)}[/]")
     if pdf is not None:
-        html_to_pdf(page, pdf)
+        with run_cli():
+            html_to_pdf(page, pdf)
         console.print(f"[green]✓[/] PDF report written to [bold]{safe(pdf)}[/]")
