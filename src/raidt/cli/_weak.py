@@ -1,7 +1,8 @@
 """How the CLI shows weak points: counts per kind first, then the top entries of each kind.
 
 A governance lead reads the overview before the detail: a table cut after its first ten
-rows hid every kind but the first. Text from the store is shown as data (never markup, no control characters).
+rows hid every kind but the first. Text from the store is shown as data (never markup,
+no control characters).
 """
 
 from __future__ import annotations
