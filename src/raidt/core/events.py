@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
+from raidt.core.hashing import body_of
 from raidt.core.timefmt import format_ts, parse_ts
 
 __all__ = [
@@ -334,16 +335,8 @@ class Event(_Frozen):
         return format_ts(self.at)
 
     def body(self) -> dict[str, Any]:
-        """The hashed content: everything but ``hash`` and ``seq``."""
-        return {
-            "id": self.id,
-            "run_id": self.run_id,
-            "type": self.type.value,
-            "at": format_ts(self.at),
-            "actor": {"id": self.actor.id, "role": self.actor.role.value},
-            "payload": self.payload,
-            "prev_hash": self.prev_hash,
-        }
+        """The hashed content: everything but ``hash`` and ``seq`` (see core.hashing)."""
+        return body_of(self)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The stored event as JSON (``events.jsonl`` line, ``show --json``)."""

@@ -26,7 +26,7 @@ from raidt.core.attestation import PREDICATE_TYPE, Statement, parse_statement
 from raidt.core.canonical import canonical_json, from_json
 from raidt.core.dsse import Envelope, keyid, load_public_key_pem, verify_envelope
 from raidt.core.events import Event
-from raidt.core.hashing import event_hash, leaf_bytes
+from raidt.core.hashing import chain_break, leaf_bytes
 from raidt.errors import IntegrityError, PackError, RaidtError
 
 __all__ = [
@@ -435,24 +435,12 @@ class EventChainCheck(PackCheck):
     def run(self, view: PackView) -> str:
         events = view.events
         run_id = view.run.get("run_id")
-        prev: str | None = None
-        last_seq = -1
         for n, e in enumerate(events, 1):
             if e.run_id != run_id:
                 raise _fail(EVENTS, f"line {n}: event {e.id} belongs to run {e.run_id}")
-            if event_hash(e.body()) != e.hash:
-                raise _fail(
-                    EVENTS, f"line {n}: hash of event {e.id} does not recompute (event altered)"
-                )
-            if e.prev_hash != prev:
-                raise _fail(
-                    EVENTS,
-                    f"line {n}: event {e.id} does not link to the event "
-                    "before it (events removed, added or reordered)",
-                )
-            if e.seq <= last_seq:
-                raise _fail(EVENTS, f"line {n}: ledger index {e.seq} out of order")
-            prev, last_seq = e.hash, e.seq
+        broken = chain_break(events)
+        if broken is not None:
+            raise _fail(EVENTS, f"line {broken.index + 1}: {broken}")
         return f"{len(events)} events, hashes and links intact"
 
 

@@ -1,7 +1,8 @@
 """Whole-store verification: chains, ledger and checkpoints, streamed.
 
-Every stored event is re-hashed from its columns, linked to the previous event of its run
-and folded into a compact Merkle range; at each signed checkpoint the recomputed root must
+Every stored event is re-hashed from its columns and linked to the previous event of its
+run (:class:`raidt.core.hashing.ChainCheck`, the one chain check), and folded into a compact
+Merkle range; at each signed checkpoint the recomputed root must
 equal the signed one. The latest checkpoint kept outside the database (RAIDT_HOME) catches a
 log that was truncated together with its checkpoints table. Memory grows with the number of
 runs (one hash each), not with the number of events.
@@ -13,11 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import func, select
 
 from raidt.core.checkpoint import Checkpoint, verify_note
-from raidt.core.hashing import event_hash, leaf_hash
+from raidt.core.hashing import ChainCheck
 from raidt.core.merkle import CompactRange, perfect_root
 from raidt.errors import IntegrityError
 from raidt.services.app import App
@@ -84,11 +84,11 @@ def verify_store(
     report.latest_tree_size = max(signed) if signed else None
 
     nodes = _NodeCheck(app)
-    last_hash: dict[str, str] = {}
+    chain = ChainCheck()
     rng = CompactRange()
     expected_seq = 0
     for row in app.events.iter_rows():
-        problem = _check_row(row, expected_seq, last_hash)
+        problem = _check_row(row, expected_seq, chain)
         if problem:
             report.problems.append(problem)
             report.first_bad_event = report.first_bad_event or str(row.id)
@@ -96,7 +96,6 @@ def verify_store(
                 break
         seq = int(row.seq)
         expected_seq = seq + 1
-        last_hash[row.run_id] = row.hash
         rng.append(bytes(row.leaf_hash))
         node_problem = nodes.push(4, bytes(row.leaf_hash))
         if node_problem:
@@ -118,7 +117,7 @@ def verify_store(
             progress(report.events, total)
     if progress:
         progress(report.events, total)
-    report.runs = len(last_hash)
+    report.runs = chain.runs
     if not report.problems and nodes.stored:
         level, idx = min(nodes.stored)
         report.problems.append(
@@ -172,35 +171,13 @@ class _NodeCheck:
         return self.push(level + 4, node)
 
 
-def _check_row(r: Any, expected_seq: int, last_hash: dict[str, str]) -> str | None:
+def _check_row(r: Any, expected_seq: int, chain: ChainCheck) -> str | None:
+    """The row's place in the ledger, then its hash, link and leaf (core.hashing)."""
     seq = int(r.seq)
-    eid = r.id
+    broken = chain.row(r)  # always: the check carries on past a problem
     if seq != expected_seq:
         return (
-            f"event {eid}: ledger index {seq} where {expected_seq} was expected "
+            f"event {r.id}: ledger index {seq} where {expected_seq} was expected "
             f"(events {expected_seq}..{seq - 1} are missing)"
         )
-    try:
-        payload = orjson.loads(r.payload)
-    except orjson.JSONDecodeError:
-        return f"event {eid} (seq {seq}): payload is not valid JSON"
-    body = {
-        "id": eid,
-        "run_id": r.run_id,
-        "type": r.type,
-        "at": r.at,
-        "actor": {"id": r.actor_id, "role": r.actor_role},
-        "payload": payload,
-        "prev_hash": r.prev_hash,
-    }
-    if event_hash(body) != r.hash:
-        return f"event {eid} (seq {seq}): content does not match its hash (altered)"
-    expected_prev = last_hash.get(r.run_id)
-    if r.prev_hash != expected_prev:
-        return (
-            f"event {eid} (seq {seq}): prev_hash does not link to the previous event of "
-            f"run {r.run_id} (events of the run were removed or reordered)"
-        )
-    if leaf_hash(body, r.hash) != bytes(r.leaf_hash):
-        return f"event {eid} (seq {seq}): stored leaf hash does not match the event"
-    return None
+    return None if broken is None else str(broken)
