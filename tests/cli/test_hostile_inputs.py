@@ -286,12 +286,15 @@ def test_seeded_store_shows_hostile_text_as_data(hostile_home: Path) -> None:
     assert "[link=http://evil.example/]" in shown  # a link is text, not a live link
 
 
-COMMANDS = [" ".join(path) for path, _ in _commands()]
+#: commands that run until they are stopped: a sweep invocation with valid defaults would
+#: serve forever (the server's own inputs are fuzzed in tests/api and tests/capture)
+LONG_RUNNING = {"serve"}
+COMMANDS = [" ".join(path) for path, _ in _commands() if " ".join(path) not in LONG_RUNNING]
 
 
 def test_the_sweep_enumerates_every_command() -> None:
     assert {"runs", "show", "review queue", "pack verify", "record", "actors list"} <= set(COMMANDS)
-    assert len(COMMANDS) >= 40
+    assert len(COMMANDS) + len(LONG_RUNNING) >= 40
 
 
 @pytest.mark.parametrize("command", COMMANDS)

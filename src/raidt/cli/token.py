@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from raidt.cli._common import console, open_app, print_json, run_cli
+from raidt.cli._text import cell, safe
 
 __all__ = ["token_app"]
 
@@ -39,7 +40,7 @@ def create(
         print_json({"token": new.token, **new.info.to_dict()})
         return
     console.print(
-        f"[green]✓[/] token {new.info.id} ({new.info.role}, {new.info.name}); "
+        f"[green]✓[/] token {safe(new.info.id)} ({safe(new.info.role)}, {safe(new.info.name)}); "
         "it is shown only now:",
         highlight=False,
     )
@@ -60,7 +61,9 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     for col in ("id", "name", "role", "created", "revoked"):
         table.add_column(col)
     for i in infos:
-        table.add_row(i.id, i.name, i.role, i.created_at, i.revoked_at or "")
+        table.add_row(
+            cell(i.id), cell(i.name), cell(i.role), cell(i.created_at), cell(i.revoked_at or "")
+        )
     console.print(table)
 
 
@@ -77,4 +80,6 @@ def revoke(
     if as_json:
         print_json(info.to_dict())
         return
-    console.print(f"[green]✓[/] token {info.id} revoked at {info.revoked_at}", highlight=False)
+    console.print(
+        f"[green]✓[/] token {safe(info.id)} revoked at {safe(info.revoked_at)}", highlight=False
+    )
