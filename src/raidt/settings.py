@@ -4,8 +4,9 @@
   latest checkpoint (default ``./.raidt``).
 - ``RAIDT_DATABASE_URL``: an SQLAlchemy URL for another store, e.g.
   ``postgresql+psycopg://user@host/db`` (default: SQLite at ``$RAIDT_HOME/raidt.db``).
-- ``RAIDT_ORIGIN``: the checkpoint origin line, naming this log to witnesses
-  (default ``raidt.local/<folder name of RAIDT_HOME>``).
+- ``RAIDT_ORIGIN``: the checkpoint origin line, naming this log to witnesses; read when
+  the store fixes its origin (``raidt init``, or its first write), which is then kept in
+  ``RAIDT_HOME/origin`` beside the key (default ``raidt.local/<16 hex of the key's hash>``).
 
 Server (``raidt serve``: gateway, OTLP ingest, capture API):
 
@@ -73,7 +74,3 @@ class Settings(BaseSettings):
         if self.database_url_override:
             return self.database_url_override
         return f"sqlite:///{self.home.resolve() / 'raidt.db'}"
-
-    @property
-    def origin(self) -> str:
-        return self.origin_override or f"raidt.local/{self.home.resolve().name or 'raidt'}"

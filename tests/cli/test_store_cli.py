@@ -127,7 +127,10 @@ def test_checkpoint_export_is_a_signed_note(home: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     note = out.read_text()
     lines = note.splitlines()
-    assert lines[1] == "0" and lines[3] == "" and lines[4].startswith("\u2014 ")
+    assert lines[3] == "" and lines[4].startswith("\u2014 ")
+    # the presets, templates and rubric installed by init are the tree's first leaves
+    verified = json.loads(runner.invoke(app, ["verify", "--json"]).stdout)
+    assert int(lines[1]) == verified["tree_size"] == verified["documents"] > 0
     assert (home / "checkpoint.latest").read_text() == note
     assert (tmp_path / "witness" / "cp.pub.pem").read_text().startswith("-----BEGIN PUBLIC KEY")
     assert oct((home / "signing.key").stat().st_mode & 0o777) == "0o600"

@@ -15,6 +15,7 @@ from rich.table import Table
 from raidt.cli._common import (
     RaidtGroup,
     console,
+    err_console,
     fail,
     open_app,
     print_json,
@@ -48,11 +49,18 @@ def init() -> None:
         _ = a.signing_key
         installed = _install_defaults(a)
         note = a.checkpoint()
+        _warn(a)
         console.print(
             f"[green]✓[/] store ready at [bold]{safe(a.settings.home)}[/] ({a.db.dialect}); "
             f"{installed}"
         )
         console.print(f"  checkpoint: tree size {safe(note.splitlines()[1])}")
+
+
+def _warn(a: App) -> None:
+    """Show what went wrong after a write had committed (e.g. the outside checkpoint copy)."""
+    for w in a.warnings:
+        err_console.print(f"[bold yellow]warning:[/] {safe(w)}", highlight=False, soft_wrap=True)
 
 
 def _install_defaults(a: App) -> str:
@@ -83,6 +91,7 @@ def import_(
             bar.update(task, completed=done, total=total)
 
         result = import_file(a, file, skip_bad=skip_bad, progress=tick)
+    _warn(a)
     if as_json:
         print_json(
             {
@@ -110,8 +119,11 @@ def runs(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List runs (newest first)."""
+    from raidt.services.runs import RunService
+
     with run_cli(), open_app() as a:
-        states = a.events.list_runs(
+        svc = RunService(a)
+        states = svc.list_runs(
             use_case=use_case,
             team=team,
             status=status,
@@ -119,7 +131,7 @@ def runs(
             until=_ts(until),
             limit=limit if (limit or as_json) else limit or 50,
         )
-        readiness = _readiness(a, [s.run_id for s in states])
+        readiness = svc.readiness_of([s.run_id for s in states])
     if as_json:
         print_json(
             [
@@ -182,10 +194,6 @@ def _ts(text: str | None) -> str | None:
         fail(f"not a date or UTC timestamp: {text!r}")
 
 
-def _readiness(a: App, run_ids: list[str]) -> dict[str, str]:
-    return a.events.readiness_of(run_ids)
-
-
 @app.command()
 def show(
     run_id: Annotated[str, typer.Argument()],
@@ -193,9 +201,10 @@ def show(
 ) -> None:
     """A run's timeline, step by step."""
     from raidt.core.projection import project
+    from raidt.services.runs import RunService
 
     with run_cli(), open_app() as a:
-        events = a.events.require_run_events(run_id)
+        events = RunService(a).run_events(run_id)
     state = project(run_id, events)
     if as_json:
         print_json({"run": state.to_dict(), "events": [e.to_json_dict() for e in events]})
@@ -240,13 +249,14 @@ def checkpoint(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Sign the current tree head (C2SP tlog-checkpoint) and print or export it."""
+    from raidt.services.runs import RunService
+
     if export is not None:
         writable(export)
     with run_cli(), open_app() as a:
         note = a.checkpoint()
-        from raidt.store.keys import public_key_pem
-
-        pem = public_key_pem(a.signing_key).decode()
+        _warn(a)
+        pem = RunService(a).public_key_pem().decode()
     if export:
         try:
             export.write_text(note)
@@ -271,14 +281,31 @@ def checkpoint(
 def verify(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     all_problems: Annotated[bool, typer.Option("--all", help="keep going after the first")] = False,
+    checkpoint_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint",
+            help="a signed checkpoint a witness kept: the store must extend it",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    """Verify the whole store: event hashes, run chains, ledger and signed checkpoints."""
+    """Verify the whole store: events, run chains, governance documents, ledger, checkpoints."""
     from raidt.services.verification import verify_store
 
+    witness = None
+    if checkpoint_file is not None:
+        try:
+            witness = checkpoint_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            fail(f"cannot read the checkpoint {checkpoint_file}: {getattr(exc, 'strerror', exc)}")
     with run_cli(), open_app() as a, progress() as bar:
         task = bar.add_task("verifying", total=None)
         report = verify_store(
-            a, lambda d, t: bar.update(task, completed=d, total=t), stop_at_first=not all_problems
+            a,
+            lambda d, t: bar.update(task, completed=d, total=t),
+            stop_at_first=not all_problems,
+            witness=witness,
         )
     if as_json:
         print_json(
@@ -286,16 +313,32 @@ def verify(
                 "ok": report.ok,
                 "events": report.events,
                 "runs": report.runs,
+                "documents": report.documents,
+                "documents_sealed_at_migration": report.sealed_at_migration,
+                "tree_size": report.tree_size,
                 "checkpoints": report.checkpoints,
                 "latest_tree_size": report.latest_tree_size,
+                "witness_tree_size": report.witness_size,
                 "first_bad_event": report.first_bad_event,
                 "problems": report.problems,
+                "warnings": report.warnings,
             }
         )
-    elif report.ok:
+    else:
+        for w in report.warnings:
+            err_console.print(
+                f"[bold yellow]warning:[/] {safe(w)}", highlight=False, soft_wrap=True
+            )
+    if report.ok and not as_json:
+        witnessed = (
+            f"; consistent with the witness checkpoint at tree size {report.witness_size}"
+            if report.witness_size is not None
+            else ""
+        )
         console.print(
-            f"[green]✓ intact[/]: {report.events} events in {report.runs} runs; "
-            f"chains, ledger and {report.checkpoints} signed checkpoints verified"
+            f"[green]✓ intact[/]: {report.events} events in {report.runs} runs and "
+            f"{report.documents} governance documents; chains, documents, ledger and "
+            f"{report.checkpoints} signed checkpoints verified{witnessed}"
         )
     if not report.ok:
         if not as_json:

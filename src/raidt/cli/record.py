@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from rich.prompt import Confirm, Prompt
 
-from raidt.cli._common import console, fail, open_app, print_json, run_cli
+from raidt.cli._common import console, err_console, fail, open_app, print_json, run_cli
 from raidt.cli._text import safe
 from raidt.core.ids import new_id
 from raidt.core.policy import Policy
@@ -218,9 +218,11 @@ def record(
             run_id=rid, use_case=use_case, started_at=cells.get("started_at") or format_ts(utcnow())
         )
         events = record_to_events(cells, None, "raidt record")
-        if a.events.get_run(rid) is not None:
-            fail(f"run {rid} already exists; nothing recorded")
-        a.events.append(events)
+        from raidt.services.runs import RunService
+
+        RunService(a).record(events)  # one transaction, signed like every write
+        for w in a.warnings:
+            err_console.print(f"[bold yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
     if as_json:
         print_json({"run_id": rid, "events": len(events)})
         return

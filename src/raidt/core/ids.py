@@ -6,10 +6,11 @@ Python 3.11 has no ``uuid.uuid7``; the layout is 48 bits of Unix milliseconds, v
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 
-__all__ = ["new_id"]
+__all__ = ["content_id", "new_id"]
 
 
 def new_id(now_ms: int | None = None) -> str:
@@ -21,5 +22,19 @@ def new_id(now_ms: int | None = None) -> str:
     value |= ((rand >> 62) & 0xFFF) << 64
     value |= 0b10 << 62
     value |= rand & ((1 << 62) - 1)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def content_id(content: bytes) -> str:
+    """A UUIDv8 (RFC 9562, section 5.8) derived from SHA-256 of ``content``.
+
+    For events imported without an id: the same event in the same place of the same file
+    gets the same id every time, so importing a file twice is refused instead of storing
+    every event twice.
+    """
+    value = int.from_bytes(hashlib.sha256(content).digest()[:16], "big")
+    value = (value & ~(0xF << 76)) | (0x8 << 76)
+    value = (value & ~(0b11 << 62)) | (0b10 << 62)
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -4,6 +4,12 @@ History is recorded as it happened, even where it broke a policy: the breach is 
 and gets scored. What is refused is malformed input: the whole file is validated before
 anything is stored, and then stored in one transaction, so a bad line leaves the store
 exactly as it was.
+
+Importing the same events twice never stores them twice. An event without an ``id`` gets
+one derived from its content and its place among the events of its run in the file (a
+UUIDv8, :func:`raidt.core.ids.content_id`), so a file imported again carries the same ids,
+and an event whose id is already stored is refused by line (with ``--skip-bad`` it is
+skipped and listed, so a grown file can be imported again for its new events only).
 """
 
 from __future__ import annotations
@@ -13,9 +19,12 @@ from pathlib import Path
 
 import orjson
 from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import Connection
 
 from raidt.core.canonical import canonical_json
 from raidt.core.events import EventIn
+from raidt.core.ids import content_id
+from raidt.core.timefmt import format_ts
 from raidt.core.strict_json import InputJSONError, loads_strict
 from raidt.errors import ImportFileError
 from raidt.services.app import App
@@ -48,6 +57,42 @@ def _field_of(exc: PydanticValidationError) -> tuple[str, str]:
     if err["type"] == "payload" and "where" in ctx:  # a payload field, named in full
         return f"{loc}.{ctx['where']}" if ctx["where"] else loc, str(ctx["msg"])
     return loc, str(err["msg"])
+
+
+class _ContentIds:
+    """Ids for events that come without one: a hash of the event and its place in its run.
+
+    Two identical events of one run in one file differ by their place, so both are kept;
+    the same file imported again gives every event the id it had the first time.
+    """
+
+    def __init__(self) -> None:
+        self._count: dict[str, int] = {}
+
+    def assign(self, ev: EventIn) -> EventIn:
+        if ev.id:
+            return ev
+        n = self._count.get(ev.run_id, 0)
+        self._count[ev.run_id] = n + 1
+        body = {
+            "run_id": ev.run_id,
+            "type": ev.type.value,
+            "at": format_ts(ev.at),
+            "actor": {"id": ev.actor.id, "role": ev.actor.role.value},
+            "payload": ev.payload,
+            "place": n,
+        }
+        return ev.model_copy(update={"id": content_id(canonical_json(body))})
+
+
+def _already_stored(eid: str, line: int | None, source: str) -> ImportFileError:
+    return ImportFileError(
+        f"event {eid} is already stored: these events were imported before (an event "
+        "without an id gets one derived from its content); nothing from the file was "
+        "stored (--skip-bad imports only the new ones)",
+        line=line,
+        source=source,
+    )
 
 
 def parse_line(line: bytes, lineno: int, source: str) -> EventIn:
@@ -123,30 +168,26 @@ def import_file(
     skipped: list[ImportFileError] = []
     runs: set[str] = set()
     count = 0
-    with app.db.write() as conn:
-        batch: list[EventIn] = []
-        for _, item in parse_jsonl(path):
+    ids = _ContentIds()
+    with app.db.write() as conn:  # the store signs its checkpoint in this transaction
+        batch: list[tuple[int | None, EventIn]] = []
+        for lineno, item in parse_jsonl(path):
             done += 1
             if isinstance(item, ImportFileError):
                 if not skip_bad:
                     raise item  # rolls back everything appended so far
                 skipped.append(item)
                 continue
-            batch.append(item)
-            runs.add(item.run_id)
+            batch.append((lineno, ids.assign(item)))
             if len(batch) >= _BATCH:
-                app.events.append_in(conn, batch)
-                count += len(batch)
+                count += _append(app, conn, batch, path.name, skip_bad, skipped, runs)
                 batch = []
                 if progress:
                     progress(done, total)
         if batch:
-            app.events.append_in(conn, batch)
-            count += len(batch)
+            count += _append(app, conn, batch, path.name, skip_bad, skipped, runs)
     if progress:
         progress(total, total)
-    if count:
-        app.checkpoint()
     return ImportResult(count, len(runs), skipped)
 
 
@@ -166,6 +207,32 @@ def append_runs(app: App, runs: Sequence[Sequence[EventIn]]) -> int:
     return len(fresh)
 
 
+def _append(
+    app: App,
+    conn: Connection,
+    batch: list[tuple[int | None, EventIn]],
+    source: str,
+    skip_bad: bool,
+    skipped: list[ImportFileError],
+    runs: set[str],
+) -> int:
+    """Append a batch, refusing (or with ``skip_bad`` skipping) events already stored."""
+    stored = app.events.stored_ids(conn, [str(e.id) for _, e in batch])
+    if stored:
+        fresh = []
+        for line, e in batch:
+            if e.id in stored:
+                if not skip_bad:
+                    raise _already_stored(str(e.id), line, source)
+                skipped.append(_already_stored(str(e.id), line, source))
+            else:
+                fresh.append((line, e))
+        batch = fresh
+    app.events.append_in(conn, [e for _, e in batch])
+    runs.update(e.run_id for _, e in batch)
+    return len(batch)
+
+
 def _import_csv(
     app: App, path: Path, *, skip_bad: bool, progress: Callable[[int, int], None] | None
 ) -> ImportResult:
@@ -175,10 +242,14 @@ def _import_csv(
     events, errors = csv_to_events(text, path.name, skip_bad)
     if progress:
         progress(0, len(events))
+    ids = _ContentIds()
+    skipped = list(errors)
+    runs: set[str] = set()
+    count = 0
     if events:
-        app.events.append(events)
-        app.checkpoint()
+        with app.db.write() as conn:
+            batch: list[tuple[int | None, EventIn]] = [(None, ids.assign(e)) for e in events]
+            count = _append(app, conn, batch, path.name, skip_bad, skipped, runs)
     if progress:
         progress(len(events), len(events))
-    runs = {e.run_id for e in events}
-    return ImportResult(len(events), len(runs), list(errors))
+    return ImportResult(count, len(runs), skipped)

@@ -38,13 +38,15 @@ from raidt.services.packzip import (
     ZipReader,
     open_regular,
     read_capped,
-    read_zip,
     zip_bytes,
 )
 from raidt.services.reports import RunReport, render_run_report
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
     from raidt.services.app import App
     from raidt.services.scoring import ScoreInputs, ScoringService
@@ -54,7 +56,9 @@ __all__ = [
     "PackService",
     "RunBundle",
     "assemble_files",
+    "bundle_state",
     "check_pack",
+    "content_files",
     "ledger_proof_json",
     "pretty_json",
     "read_key_file",
@@ -163,8 +167,38 @@ def assemble_files(
         PackError: the evidence would not verify (a pack that fails its own checks is
             never written).
     """
+    files = content_files(bundle, cp, note, audit_paths, key.public_key())
+    files[pf.MANIFEST] = pf.build_manifest(files, generator=GENERATOR, run_id=bundle.run_id)
+    statement = build_statement(
+        {n: pf.file_sha256(files[n]) for n in pf.PACK_FILES if n != pf.ATTESTATION},
+        _predicate(bundle, bundle_state(bundle), cp, note),
+    )
+    files[pf.ATTESTATION] = pretty_json(sign_envelope(statement.to_bytes(), key).to_json())
+    return files
+
+
+def bundle_state(bundle: RunBundle) -> dict[str, Any]:
+    """The run's projected state, as ``run.json`` and the attestation carry it."""
+    return project(bundle.run_id, bundle.events).to_dict()
+
+
+def content_files(
+    bundle: RunBundle,
+    cp: Checkpoint,
+    note: str,
+    audit_paths: Sequence[Sequence[bytes]],
+    public_key: Ed25519PublicKey,
+) -> dict[str, bytes]:
+    """Every file of a pack but the manifest and the signed attestation, report included.
+
+    Needs only the public key: ``raidt report`` renders the page from here without
+    signing anything.
+
+    Raises:
+        PackError: the evidence would not verify.
+    """
     events = bundle.events
-    state = project(bundle.run_id, events).to_dict()
+    state = bundle_state(bundle)
     files: dict[str, bytes] = {}
     files[pf.RUN] = pretty_json(
         {
@@ -183,7 +217,7 @@ def assemble_files(
     files[pf.SCORE] = pretty_json(bundle.score)
     files[pf.LEDGER_PROOF] = pretty_json(ledger_proof_json(events, cp, note, audit_paths))
     files[pf.PROV] = pretty_json(build_prov(events, builder=GENERATOR))
-    files[pf.SIGNER_KEY] = public_key_pem(key.public_key())
+    files[pf.SIGNER_KEY] = public_key_pem(public_key)
     # the checks that need no signature run now, so the report states real results;
     # the manifest here is provisional (only its ``generator`` is read)
     provisional = pf.build_manifest(
@@ -216,17 +250,11 @@ def assemble_files(
                 "root_hash": base64.b64encode(cp.root_hash).decode("ascii"),
             },
             checks=[(r.name, r.ok, r.detail) for r in results],
-            key_id=keyid(key.public_key()),
+            key_id=keyid(public_key),
             generator=GENERATOR,
             titles={c.id: c.title for c in bundle.rubric.criteria},
         )
     ).encode("utf-8")
-    files[pf.MANIFEST] = pf.build_manifest(files, generator=GENERATOR, run_id=bundle.run_id)
-    statement = build_statement(
-        {n: pf.file_sha256(files[n]) for n in pf.PACK_FILES if n != pf.ATTESTATION},
-        _predicate(bundle, state, cp, note),
-    )
-    files[pf.ATTESTATION] = pretty_json(sign_envelope(statement.to_bytes(), key).to_json())
     return files
 
 
@@ -325,9 +353,31 @@ class PackService:
         return out
 
     def report_html(self, run_id: str) -> str:
-        """The run's report page, exactly as it would appear in a pack built now."""
-        data = self.pack_bytes(run_id)
-        return read_zip(data).files[pf.REPORT].decode("utf-8")
+        """The run's report page, as a pack built now would carry it; writes nothing.
+
+        Reading a run never writes: no checkpoint is signed and no pack is built. The
+        page is proven against the latest stored checkpoint; every write signs one, so
+        only a store from before that rule can lack one covering the run.
+
+        Raises:
+            NotFoundError: no run with that id.
+            PackError: no signed checkpoint covers the run yet (run 'raidt checkpoint').
+        """
+        from raidt.store import checkpoints as cp_store
+
+        bundle = self.gather(run_id)
+        with self.app.db.read() as conn:
+            found = cp_store.latest(conn)
+            if found is None or found[0].tree_size <= bundle.events[-1].seq:
+                raise PackError(
+                    f"no signed checkpoint covers run {run_id} yet; run 'raidt checkpoint' first"
+                )
+            cp, note = found
+            paths = [
+                self.app.ledger.inclusion_proof(conn, e.seq, cp.tree_size) for e in bundle.events
+            ]
+        files = content_files(bundle, cp, note, paths, self.app.signing_key.public_key())
+        return files[pf.REPORT].decode("utf-8")
 
     # --- verifying ---------------------------------------------------------------------
 

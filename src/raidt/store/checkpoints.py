@@ -20,12 +20,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from raidt.core.checkpoint import Checkpoint, parse_note
 from raidt.core.timefmt import format_ts, utcnow
 from raidt.errors import IntegrityError
+from raidt.store.home import ensure_private_dir
 from raidt.store.schema import checkpoints
 
 __all__ = [
@@ -34,6 +35,9 @@ __all__ = [
     "at_or_after",
     "iter_all",
     "latest",
+    "latest_head",
+    "latest_note",
+    "latest_size",
     "read_latest_file",
     "save",
     "write_latest_file",
@@ -103,6 +107,29 @@ def latest(conn: Connection) -> tuple[Checkpoint, str] | None:
     return None if row is None else _from_row(row)
 
 
+def latest_note(conn: Connection) -> str | None:
+    """The note of the largest stored checkpoint, unchecked (None when there is none)."""
+    q = select(checkpoints.c.note).order_by(checkpoints.c.tree_size.desc()).limit(1)
+    note = conn.execute(q).scalar_one_or_none()
+    return None if note is None else str(note)
+
+
+def latest_size(conn: Connection) -> int | None:
+    """The tree size of the largest stored checkpoint (one indexed read), or None."""
+    top = conn.execute(select(func.max(checkpoints.c.tree_size))).scalar_one_or_none()
+    return None if top is None else int(top)
+
+
+def latest_head(conn: Connection) -> tuple[int, bytes] | None:
+    """Tree size and root (columns, unverified) of the largest stored checkpoint, or None."""
+    row = conn.execute(
+        select(checkpoints.c.tree_size, checkpoints.c.root_hash)
+        .order_by(checkpoints.c.tree_size.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else (int(row[0]), bytes(row[1]))
+
+
 def at_or_after(conn: Connection, size: int) -> tuple[Checkpoint, str] | None:
     """The smallest stored checkpoint covering at least ``size`` leaves (to anchor a proof)."""
     row = conn.execute(
@@ -162,7 +189,7 @@ def write_latest_file(home: Path, note: str) -> bool:
             existing file has the same size but another root (the log forked).
     """
     new, _ = parse_note(note)
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(home)
     path = home / LATEST_FILE
     with _locked(home):
         current = read_latest_file(home)

@@ -8,7 +8,7 @@ commit survives a crash (kill -9 or power loss), not just a process exit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from raidt.errors import ConfigurationError
+from raidt.store.home import ensure_private_dir, private_file
 
 __all__ = ["SQLITE_CACHE_KIB", "WRITE_LOCK_KEY", "Database", "open_database"]
 
@@ -62,13 +63,9 @@ class Database:
                     "an in-memory SQLite database keeps no evidence once the process ends: "
                     "use a file, e.g. sqlite:////var/lib/raidt/raidt.db"
                 )
-            folder = Path(parsed.database).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"cannot create the database folder {folder}: {exc.strerror}"
-                ) from None
+            file = Path(parsed.database)
+            ensure_private_dir(file.parent, what="database folder", refuse_shared=False)
+            private_file(file)  # 0600 before SQLite opens it; its WAL and SHM follow
             self.engine: Engine = create_engine(
                 url,
                 echo=echo,
@@ -82,6 +79,10 @@ class Database:
             event.listen(self.engine, "begin", _sqlite_on_begin)
         else:
             self.engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5)
+        #: Run inside every durable write transaction just before it commits (the
+        #: application signs the grown tree here, so evidence and its checkpoint commit
+        #: together); what it returns is called once the commit is done.
+        self.seal: Callable[[Connection], Callable[[], None] | None] | None = None
 
     @contextmanager
     def write(self, *, durable: bool = True) -> Iterator[Connection]:
@@ -95,6 +96,7 @@ class Database:
         rescore writes gigabytes of profiles, and would otherwise wait for the disk on every
         batch and fold the log back into the database every 4 MB.
         """
+        after: Callable[[], None] | None = None
         with self.engine.connect() as conn:
             conn = conn.execution_options(raidt_write=True, raidt_durable=durable)
             try:
@@ -106,6 +108,8 @@ class Database:
                         if not durable:
                             conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
                     yield conn
+                    if durable and self.seal is not None:
+                        after = self.seal(conn)
             finally:
                 if not durable and self.dialect == "sqlite":
                     # back to the defaults before the connection returns to the pool
@@ -113,6 +117,8 @@ class Database:
                     if raw is not None:
                         raw.execute(f"PRAGMA wal_autocheckpoint={_WAL_AUTOCHECKPOINT}")
                         raw.execute("PRAGMA synchronous=FULL")
+        if after is not None:
+            after()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

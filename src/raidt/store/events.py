@@ -76,7 +76,7 @@ class EventStore:
         """
         if not events:
             return []
-        next_seq = int(conn.exec_driver_sql(_NEXT_SEQ).scalar_one())
+        next_seq = self.ledger.size(conn)  # events and document leaves share the index
         states = self._load_states(conn, {e.run_id for e in events})
         existing = set(states)
         rows: list[tuple[Any, ...]] = []
@@ -402,7 +402,6 @@ _RAW_COLUMNS = (
 )
 
 _RUN_ROW_COLUMNS = (*_RUN_COLUMNS, "last_seq", "last_hash", "state")
-_NEXT_SEQ = "SELECT COALESCE(MAX(seq) + 1, 0) FROM events"
 
 
 def _next_run_page(conn: Connection, after: str, size: int, upto: str | None = None) -> list[str]:

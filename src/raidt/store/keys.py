@@ -29,18 +29,25 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from raidt.errors import ConfigurationError
+from raidt.store.home import ensure_private_dir
 
 __all__ = [
     "KEY_FILE",
+    "ORIGIN_FILE",
+    "check_origin",
+    "keep_origin",
     "key_name",
     "key_name_for",
     "load_or_create_signing_key",
     "load_signing_key",
     "public_key_pem",
+    "read_origin",
 ]
 
 #: File name of the signing key under RAIDT_HOME.
 KEY_FILE = "signing.key"
+#: File beside the key holding the log's checkpoint origin, fixed when the key is made.
+ORIGIN_FILE = "origin"
 
 
 def _load(path: Path) -> Ed25519PrivateKey:
@@ -82,7 +89,7 @@ def load_or_create_signing_key(home: Path) -> Ed25519PrivateKey:
     path = home / KEY_FILE
     if path.exists():
         return _load(path)
-    home.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(home)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     tmp = home / f".{KEY_FILE}.{os.getpid()}.tmp"
@@ -132,3 +139,64 @@ def key_name(home: Path) -> str:
         ConfigurationError: No usable signing key under ``home``.
     """
     return key_name_for(load_signing_key(home).public_key())
+
+
+def check_origin(origin: str, source: str = "the origin") -> str:
+    """``origin`` if it can name a log and its note key: one line, no space, no '+'.
+
+    Raises:
+        ConfigurationError: It is empty, has whitespace or '+', or control characters.
+    """
+    if (
+        not origin
+        or any(c.isspace() or c == "+" or not c.isprintable() for c in origin)
+        or len(origin) > 200
+    ):
+        raise ConfigurationError(
+            f"{source} {origin!r} cannot name a log: use up to 200 printable characters "
+            "without spaces or '+' (e.g. example.org/raidt)"
+        )
+    return origin
+
+
+def read_origin(home: Path) -> str | None:
+    """The origin kept in ``home/origin``, or None when the store has not fixed one yet.
+
+    Raises:
+        ConfigurationError: The file is there but does not hold a usable origin.
+    """
+    path = home / ORIGIN_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError):
+        raise ConfigurationError(f"{path} is unreadable") from None
+    return check_origin(text.strip(), str(path))
+
+
+def keep_origin(home: Path, origin: str) -> None:
+    """Fix ``origin`` for the store under ``home`` unless one is already fixed.
+
+    Written like the key (temporary file, then a hard link that fails if another process
+    fixed one first), so the origin never changes once any checkpoint could carry it.
+    """
+    check_origin(origin)
+    path = home / ORIGIN_FILE
+    if path.exists():
+        return
+    ensure_private_dir(home)
+    tmp = home / f".{ORIGIN_FILE}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, (origin + "\n").encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)

@@ -1,6 +1,8 @@
 """The Merkle ledger in the database: roots and proofs in O(log n) reads, never a rehash.
 
-Leaf hashes are ``events.leaf_hash`` (leaf index = ``events.seq``). Interior nodes are kept
+Leaf hashes are ``events.leaf_hash`` (leaf index = ``events.seq``) and, for governance
+documents, ``document_leaves.leaf_hash`` (same index space: each index is in exactly one
+of the two tables; see ``raidt.core.documents``). Interior nodes are kept
 only at *stored levels*, every fourth level (4, 8, 12, ...): the node at level ``L`` and
 index ``i`` is the hash of the complete subtree over leaves ``[i << L, (i + 1) << L)``. That
 costs about one row per 15 events, yet any complete subtree is at most one short range
@@ -18,9 +20,11 @@ The caller owns the transaction: no method here commits.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, insert, or_, select
+from sqlalchemy import Connection, and_, insert, or_, select, union_all
 
+from raidt.core.documents import document_leaf_hash, text_sha256
 from raidt.core.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -31,9 +35,16 @@ from raidt.core.merkle import (
     perfect_root,
 )
 from raidt.errors import IntegrityError
-from raidt.store.schema import events, ledger_nodes
+from raidt.store.schema import document_leaves, events, ledger_nodes
 
-__all__ = ["STRIDE", "Ledger"]
+__all__ = ["NEXT_INDEX_SQL", "STRIDE", "DocumentEntry", "Ledger"]
+
+#: The next free leaf index (= the tree size), over both kinds of leaf; driver-level SQL
+#: because the event append path runs it once per batch.
+NEXT_INDEX_SQL = (
+    "SELECT COALESCE(MAX(s) + 1, 0) FROM (SELECT MAX(seq) AS s FROM events "
+    "UNION ALL SELECT MAX(seq) AS s FROM document_leaves) AS leaves"
+)
 
 #: Stored levels are the multiples of this (a node every ``2**STRIDE`` children).
 STRIDE = 4
@@ -61,6 +72,18 @@ def _source(level: int, idx: int) -> _Span:
     base = level - level % STRIDE
     shift = level - base
     return (base, idx << shift, (idx + 1) << shift)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentEntry:
+    """One stored governance document version, as it is sealed into the ledger."""
+
+    type: str
+    id: str
+    version: str
+    body: str
+    content_hash: str | None
+    added_at: str
 
 
 class Ledger:
@@ -124,12 +147,42 @@ class Ledger:
         if rows:
             conn.execute(insert(ledger_nodes), rows)
 
+    def add_documents(self, conn: Connection, docs: Sequence[DocumentEntry]) -> None:
+        """Append one leaf per stored document version, after everything in the tree.
+
+        Call in the write transaction that stores the documents themselves.
+        """
+        if not docs:
+            return
+        start = self.size(conn)
+        rows: list[dict[str, object]] = []
+        leaves: list[bytes] = []
+        for seq, d in enumerate(docs, start):
+            sha = text_sha256(d.body)
+            content = d.content_hash or sha
+            leaf = document_leaf_hash(d.type, d.id, d.version, sha, content, d.added_at)
+            leaves.append(leaf)
+            rows.append(
+                {
+                    "seq": seq,
+                    "type": d.type,
+                    "doc_id": d.id,
+                    "version": d.version,
+                    "sha256": sha,
+                    "content_hash": content,
+                    "added_at": d.added_at,
+                    "leaf_hash": leaf,
+                    "sealed": "added",
+                }
+            )
+        conn.execute(insert(document_leaves), rows)
+        self.add_leaves(conn, start, leaves)
+
     # -- reading ---------------------------------------------------------------------
 
     def size(self, conn: Connection) -> int:
-        """Number of leaves: one past the highest ``events.seq``."""
-        top = conn.execute(select(func.max(events.c.seq))).scalar_one_or_none()
-        return 0 if top is None else int(top) + 1
+        """Number of leaves: one past the highest leaf index (event or document)."""
+        return int(conn.exec_driver_sql(NEXT_INDEX_SQL).scalar_one())
 
     def root(self, conn: Connection, size: int) -> bytes:
         """The tree hash at ``size`` (any size up to the current one)."""
@@ -177,11 +230,16 @@ class Ledger:
         node_spans = [s for s in merged if s[0] != 0]
         out: dict[_Node, bytes] = {}
         if leaf_spans:
-            leaf_q = select(events.c.seq, events.c.leaf_hash).where(
-                or_(*(events.c.seq.between(a, b - 1) for a, b in leaf_spans))
+            leaf_q = union_all(
+                select(events.c.seq, events.c.leaf_hash).where(
+                    or_(*(events.c.seq.between(a, b - 1) for a, b in leaf_spans))
+                ),
+                select(document_leaves.c.seq, document_leaves.c.leaf_hash).where(
+                    or_(*(document_leaves.c.seq.between(a, b - 1) for a, b in leaf_spans))
+                ),
             )
-            for row in conn.execute(leaf_q):
-                out[(0, int(row.seq))] = bytes(row.leaf_hash)
+            for leaf_row in conn.execute(leaf_q):
+                out[(0, int(leaf_row[0]))] = bytes(leaf_row[1])
         if node_spans:
             node_q = select(ledger_nodes.c.level, ledger_nodes.c.idx, ledger_nodes.c.hash).where(
                 or_(

@@ -2,7 +2,9 @@
 
 These tables are evidence too: a run's score is only reconstructible if the policy version
 it was judged against is still there, byte for byte. So the tables are append-only (the
-database refuses UPDATE and DELETE, see migration 0001) and this module only ever inserts:
+database refuses UPDATE and DELETE, see migration 0001), every stored version becomes a
+ledger leaf in the same transaction (``raidt.core.documents``; ``raidt verify`` recomputes
+it), and this module only ever inserts:
 
 - adding a document whose ``(id, version, content_hash)`` is already stored does nothing;
 - adding the same ``(id, version)`` with a different hash is refused (a new version is
@@ -26,6 +28,7 @@ from raidt.core.timefmt import format_ts, parse_ts, utcnow
 from raidt.errors import ValidationError
 from raidt.store import schema
 from raidt.store.db import Database
+from raidt.store.ledger import DocumentEntry, Ledger
 
 __all__ = ["ActorRegistry", "StoredDocument", "VersionedDocuments"]
 
@@ -105,15 +108,14 @@ class VersionedDocuments:
                 id=doc_id,
                 version=version,
             )
-        when = at if at is not None else self._next_time(conn, doc_id)
+        when = format_ts(at if at is not None else self._next_time(conn, doc_id))
         conn.execute(
             insert(t).values(
-                id=doc_id,
-                version=version,
-                content_hash=content_hash,
-                body=body,
-                added_at=format_ts(when),
+                id=doc_id, version=version, content_hash=content_hash, body=body, added_at=when
             )
+        )
+        Ledger().add_documents(
+            conn, [DocumentEntry(self.kind, doc_id, version, body, content_hash, when)]
         )
         return True
 
@@ -187,6 +189,15 @@ class ActorRegistry:
                 for i, a in enumerate(actors, start=1)
             ]
             conn.execute(insert(t), rows)
+            Ledger().add_documents(
+                conn,
+                [
+                    DocumentEntry(
+                        "actor", str(r["actor_id"]), str(r["row"]), str(r["body"]), None, stamp
+                    )
+                    for r in rows
+                ],
+            )
         return len(rows)
 
     def current(self) -> list[Actor]:

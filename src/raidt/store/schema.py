@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "api_tokens",
     "capture_pending",
     "checkpoints",
+    "document_leaves",
     "events",
     "ledger_nodes",
     "metadata",
@@ -74,6 +76,26 @@ checkpoints = Table(
     Column("root_hash", LargeBinary(32), nullable=False),
     Column("note", Text, nullable=False),
     Column("created_at", String(32), nullable=False),
+)
+
+#: Governance documents as ledger leaves (``raidt.core.documents``): one row per stored
+#: policy, template or rubric version and per actor directory entry. ``seq`` is the leaf
+#: index, in the same index space as ``events.seq`` (each index is used by exactly one of
+#: the two tables). ``sealed`` says how the leaf came: ``added`` with the document, or
+#: ``migration`` for documents stored before documents became leaves (revision 0005).
+document_leaves = Table(
+    "document_leaves",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(20), nullable=False),
+    Column("doc_id", String(200), nullable=False),
+    Column("version", String(50), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("added_at", String(32), nullable=False),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("sealed", String(20), nullable=False),
+    UniqueConstraint("type", "doc_id", "version", name="uq_document_leaves_doc"),
 )
 
 #: Versioned workflow policies (YAML text kept verbatim, plus its content hash).
@@ -228,4 +250,5 @@ EVIDENCE_TABLES = (
     "templates",
     "actors",
     "rubrics",
+    "document_leaves",
 )

@@ -18,8 +18,6 @@ from sqlalchemy import (
     Text,
 )
 
-from raidt.store.schema import EVIDENCE_TABLES
-
 revision = "0001_initial"
 down_revision = None
 branch_labels = None
@@ -159,11 +157,24 @@ _INITIAL_TABLES = (
 )
 
 
+#: The append-only tables of this revision (frozen: later ones get their triggers from the
+#: migration that creates them).
+_EVIDENCE_TABLES = (
+    "events",
+    "ledger_nodes",
+    "checkpoints",
+    "policies",
+    "templates",
+    "actors",
+    "rubrics",
+)
+
+
 def upgrade() -> None:
     bind = op.get_bind()
     tables = [_metadata.tables[name] for name in _INITIAL_TABLES]
     _metadata.create_all(bind, tables=tables)
-    for name in EVIDENCE_TABLES:
+    for name in _EVIDENCE_TABLES:
         install_append_only(name)
 
 
