@@ -57,7 +57,12 @@ def test_every_document_version_is_a_leaf_of_the_tree(app: App) -> None:
     assert rubric.sha256 == text_sha256(body)
     expected = leaf_hash(
         document_leaf_bytes(
-            "rubric", "raidt-default", "1", rubric.sha256, rubric.content_hash, rubric.added_at
+            "rubric",
+            rubric.doc_id,
+            rubric.version,
+            rubric.sha256,
+            rubric.content_hash,
+            rubric.added_at,
         )
     )
     assert bytes(rubric.leaf_hash) == expected
@@ -78,7 +83,8 @@ def test_lowered_rubric_thresholds_fail_verify(app: App) -> None:
     assert rubric.thresholds.audit_ready.min_pillar == 55
     report = verify_store(app)
     assert not report.ok
-    assert any("rubric raidt-default@1" in p and "altered" in p for p in report.problems)
+    label = f"rubric {rubric.id}@{rubric.version}"
+    assert any(label in p and "altered" in p for p in report.problems)
 
 
 def test_a_changed_content_hash_column_fails_verify(app: App) -> None:
