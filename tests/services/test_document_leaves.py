@@ -166,13 +166,13 @@ def test_inclusion_proofs_still_anchor_events_after_document_leaves(app: App) ->
 def test_documents_of_an_older_store_are_sealed_by_the_migration(
     tmp_path: Path, db_url: str
 ) -> None:
-    """A store from before revision 0005: its documents are sealed at the upgrade, and
+    """A store from before revision 0006: its documents are sealed at the upgrade, and
     verify says so."""
     app = open_app(tmp_path, db_url)
     seed_runs(app, n=3)
     with app.db.engine.begin() as c:  # make it look like revision 0004 with two documents
         c.execute(text("DROP TABLE document_leaves"))
-        c.execute(text("UPDATE alembic_version SET version_num = '0004_weakpoint_counts'"))
+        c.execute(text("UPDATE alembic_version SET version_num = '0005_capture'"))
         c.execute(
             text(
                 "INSERT INTO policies (id, version, content_hash, body, added_at) VALUES "

@@ -43,7 +43,7 @@ class VerifyReport:
     events: int = 0
     runs: int = 0
     documents: int = 0
-    #: documents stored before documents became ledger leaves, sealed by migration 0005
+    #: documents stored before documents became ledger leaves, sealed by migration 0006
     sealed_at_migration: int = 0
     checkpoints: int = 0
     latest_tree_size: int | None = None

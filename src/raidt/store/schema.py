@@ -82,7 +82,7 @@ checkpoints = Table(
 #: policy, template or rubric version and per actor directory entry. ``seq`` is the leaf
 #: index, in the same index space as ``events.seq`` (each index is used by exactly one of
 #: the two tables). ``sealed`` says how the leaf came: ``added`` with the document, or
-#: ``migration`` for documents stored before documents became leaves (revision 0005).
+#: ``migration`` for documents stored before documents became leaves (revision 0006).
 document_leaves = Table(
     "document_leaves",
     metadata,

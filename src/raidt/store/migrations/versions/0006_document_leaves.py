@@ -1,7 +1,7 @@
 """Governance documents become ledger leaves: the ``document_leaves`` table.
 
-Revision ID: 0005_document_leaves
-Revises: 0004_weakpoint_counts
+Revision ID: 0006_document_leaves
+Revises: 0005_capture
 
 Every policy, template and rubric version and every actor directory entry gets a leaf in
 the Merkle tree the events live in (format: ``raidt.core.documents``). Documents already
@@ -25,8 +25,8 @@ import rfc8785
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_document_leaves"
-down_revision = "0004_weakpoint_counts"
+revision = "0006_document_leaves"
+down_revision = "0005_capture"
 branch_labels = None
 depends_on = None
 
