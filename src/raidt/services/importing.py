@@ -24,8 +24,8 @@ from sqlalchemy import Connection
 from raidt.core.canonical import canonical_json
 from raidt.core.events import EventIn
 from raidt.core.ids import content_id
-from raidt.core.timefmt import format_ts
 from raidt.core.strict_json import InputJSONError, loads_strict
+from raidt.core.timefmt import format_ts
 from raidt.errors import ImportFileError
 from raidt.services.app import App
 
